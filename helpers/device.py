@@ -1,0 +1,111 @@
+"""Devices and timing: pick where to run, and time the same work on the CPU and the GPU side by side."""
+import statistics
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+DEVICES = ("cpu", "cuda", "mps")
+NO_GPU = "no GPU on this machine"
+
+
+def available(name):
+    """Whether device `name` ("cpu", "cuda" or "mps") can be used here."""
+    if name == "cuda":
+        return torch.cuda.is_available()
+    if name == "mps":
+        return torch.backends.mps.is_available()
+    return name == "cpu"
+
+
+def pick_device(name=None):
+    """torch.device for `name`; None picks CUDA when present, else the CPU (MPS only when asked)."""
+    if name is None:
+        return torch.device("cuda" if available("cuda") else "cpu")
+    name = str(name)
+    kind = name.split(":")[0]
+    if kind not in DEVICES:
+        raise ValueError(f"device must be one of {list(DEVICES)} (or None for the best one), got {name!r}")
+    if not available(kind):
+        raise ValueError(f"device {name!r} is not available on this machine; available: "
+                         f"{[d for d in DEVICES if available(d)]}")
+    return torch.device(name)
+
+
+def device_name(device):
+    """A readable name: the GPU's model, or the CPU's core count."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    return f"CPU, {torch.get_num_threads()} threads"
+
+
+def synchronize(device):
+    """Wait until queued GPU work on `device` has finished (no-op on the CPU)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def time_call(fn, device="cpu", repeats=5, warmup=2):
+    """Seconds of each of `repeats` calls of fn() after `warmup` calls, synchronising the device."""
+    for _ in range(warmup):
+        fn()
+    synchronize(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+@dataclass
+class Timing:
+    """The same work timed on several devices: rows of (device, name, median seconds, runs)."""
+    what: str
+    rows: list = field(default_factory=list)
+
+    def median(self, device):
+        """Median seconds on `device` ("cpu", "cuda"), or None where it was not run."""
+        return next((r["median_s"] for r in self.rows if r["device"] == device), None)
+
+    def speedup(self):
+        """CPU median / GPU median, or None without a GPU."""
+        cpu, gpu = self.median("cpu"), self.median("cuda")
+        return cpu / gpu if cpu and gpu else None
+
+    def __str__(self):
+        lines = [self.what, f"{'device':<8}{'median':>11}{'runs':>6}  on"]
+        for r in self.rows:
+            if r["median_s"] is None:
+                lines.append(f"{r['device']:<8}{'-':>11}{'-':>6}  {r['name']}")
+            else:
+                lines.append(f"{r['device']:<8}{r['median_s'] * 1e3:>8.2f} ms{len(r['runs']):>6}  {r['name']}")
+        s = self.speedup()
+        lines.append(f"GPU speed-up: {s:.1f}x" if s else f"GPU speed-up: - ({NO_GPU})")
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, p, cycle):
+        p.text(str(self))
+
+
+def time_devices(make_work, what="", devices=("cpu", "cuda"), repeats=5, warmup=2):
+    """Time make_work(device)() on each device; a device that is missing gets a row saying so."""
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats} and {warmup}")
+    timing = Timing(what)
+    for d in devices:
+        if d not in DEVICES:
+            raise ValueError(f"devices must be drawn from {list(DEVICES)}, got {d!r}")
+        if not available(d):
+            timing.rows.append({"device": d, "name": NO_GPU if d != "cpu" else "-", "median_s": None, "runs": []})
+            continue
+        runs = time_call(make_work(torch.device(d)), d, repeats, warmup)
+        timing.rows.append({"device": d, "name": device_name(d), "median_s": statistics.median(runs), "runs": runs})
+    return timing

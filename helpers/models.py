@@ -1,0 +1,206 @@
+"""Models: a plain RNN, an LSTM and a Transformer encoder behind one interface, plus the two ideas
+under study (scaled dot-product attention and the LSTM cell) written from scratch."""
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from .tasks import MAX_LENGTH
+
+
+def attention(q, k, v, mask=None):
+    """softmax(q·kᵀ/√d)·v with `mask` (bool, True = may look) -> (output, weights)."""
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., Tq, Tk)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = scores.softmax(dim=-1)  # each row sums to 1
+    return weights @ v, weights       # (..., Tq, dv), (..., Tq, Tk)
+
+
+def causal_mask(T, device=None):
+    """(T, T) bool, True on and below the diagonal: position t sees positions 0..t only."""
+    return torch.ones(T, T, dtype=torch.bool, device=device).tril()
+
+
+class LSTMCell(nn.Module):
+    """One LSTM step from scratch, gates in torch's order (input, forget, candidate, output)."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.W = nn.Linear(input_size, 4 * hidden_size)   # reads the input x_t
+        self.U = nn.Linear(hidden_size, 4 * hidden_size)  # reads the previous hidden state h_{t-1}
+
+    def gates(self, x, state):
+        """The four gate activations for input `x` (B, in) and `state` = (h, c), each (B, hidden)."""
+        h, _ = state
+        i, f, g, o = (self.W(x) + self.U(h)).chunk(4, dim=-1)  # 4 × (B, hidden)
+        return {"input": torch.sigmoid(i), "forget": torch.sigmoid(f),
+                "candidate": torch.tanh(g), "output": torch.sigmoid(o)}
+
+    def forward(self, x, state):
+        """(h, c) after one step: the belt c keeps f·c and adds i·g; h reads o·tanh(c)."""
+        gate = self.gates(x, state)
+        c = gate["forget"] * state[1] + gate["input"] * gate["candidate"]
+        h = gate["output"] * torch.tanh(c)
+        return h, c
+
+    @classmethod
+    def from_torch(cls, cell):
+        """A scratch cell holding the weights of a torch.nn.LSTMCell (or layer 0 of a torch.nn.LSTM)."""
+        suffix = "_l0" if isinstance(cell, nn.LSTM) else ""
+        scratch = cls(cell.input_size, cell.hidden_size)
+        with torch.no_grad():
+            scratch.W.weight.copy_(getattr(cell, "weight_ih" + suffix))
+            scratch.W.bias.copy_(getattr(cell, "bias_ih" + suffix))
+            scratch.U.weight.copy_(getattr(cell, "weight_hh" + suffix))
+            scratch.U.bias.copy_(getattr(cell, "bias_hh" + suffix))
+        return scratch
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int = 26       # input symbols (A-Z for recall, words for a language model)
+    n_out: int = 26            # output classes per position
+    d_model: int = 64          # width: embedding, hidden state and attention size
+    n_layers: int = 2          # stacked recurrent layers or Transformer blocks
+    n_heads: int = 4           # attention heads (Transformer only)
+    mlp_ratio: int = 2         # Transformer MLP width = mlp_ratio * d_model
+    max_len: int = MAX_LENGTH  # longest sequence (Transformer position table)
+    causal: bool = False       # Transformer: mask the future (for language models)
+    forget_bias: float = 0.0   # LSTM: added to the forget-gate bias at initialisation
+
+
+class SequenceModel(nn.Module):
+    """Shared interface: forward(x) = head(body(embed(x))), tokens (B, T) -> logits (B, T, n_out)."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.tok = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.head = nn.Linear(cfg.d_model, cfg.n_out)
+
+    def embed(self, x):
+        """Token ids (B, T) -> vectors (B, T, d)."""
+        if x.dim() != 2 or x.size(1) > self.cfg.max_len:
+            raise ValueError(f"x must be (batch, length) with length from 1 to {self.cfg.max_len}, got {tuple(x.shape)}")
+        return self.tok(x)
+
+    def forward(self, x):
+        """Logits (B, T, n_out) for token ids (B, T)."""
+        return self.head(self.body(self.embed(x)))
+
+    def n_params(self):
+        """Number of trainable parameters."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+class RNNModel(SequenceModel):
+    """Plain (Elman) RNN: h_t = tanh(W x_t + U h_{t-1})."""
+    kind = "rnn"
+
+    def __init__(self, cfg=ModelConfig()):
+        super().__init__(cfg)
+        self.rnn = nn.RNN(cfg.d_model, cfg.d_model, cfg.n_layers, batch_first=True)
+
+    def body(self, e):
+        """Hidden state of the top layer at every step, (B, T, d)."""
+        return self.rnn(e)[0]
+
+
+class LSTMModel(SequenceModel):
+    """LSTM (torch.nn.LSTM, the same maths as LSTMCell, run by a fast kernel)."""
+    kind = "lstm"
+
+    def __init__(self, cfg=ModelConfig()):
+        super().__init__(cfg)
+        self.lstm = nn.LSTM(cfg.d_model, cfg.d_model, cfg.n_layers, batch_first=True)
+        d = cfg.d_model
+        with torch.no_grad():  # torch orders the bias as (input, forget, candidate, output)
+            for name, p in self.lstm.named_parameters():
+                if name.startswith("bias_ih"):
+                    p[d:2 * d] += cfg.forget_bias
+
+    def body(self, e):
+        """Hidden state of the top layer at every step, (B, T, d)."""
+        return self.lstm(e)[0]
+
+
+class MultiHeadAttention(nn.Module):
+    """n_heads scaled dot-product attentions side by side, using the scratch `attention`."""
+
+    def __init__(self, d_model, n_heads):
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model ({d_model}) must be a multiple of n_heads ({n_heads})")
+        self.n_heads = n_heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.proj = nn.Linear(d_model, d_model)
+
+    def forward(self, x, mask=None):
+        """x (B, T, d) -> (output (B, T, d), weights (B, H, T, T))."""
+        B, T, d = x.shape
+        q, k, v = self.qkv(x).split(d, dim=-1)  # 3 × (B, T, d)
+        q, k, v = (t.view(B, T, self.n_heads, d // self.n_heads).transpose(1, 2) for t in (q, k, v))  # (B, H, T, d/H)
+        out, weights = attention(q, k, v, mask)
+        out = out.transpose(1, 2).reshape(B, T, d)  # (B, T, d)
+        return self.proj(out), weights
+
+
+class Block(nn.Module):
+    """Pre-norm Transformer block: x + attention(norm(x)), then x + MLP(norm(x))."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(cfg.d_model)
+        self.attn = MultiHeadAttention(cfg.d_model, cfg.n_heads)
+        self.ln2 = nn.LayerNorm(cfg.d_model)
+        self.mlp = nn.Sequential(nn.Linear(cfg.d_model, cfg.mlp_ratio * cfg.d_model), nn.GELU(),
+                                 nn.Linear(cfg.mlp_ratio * cfg.d_model, cfg.d_model))
+
+    def forward(self, x, mask=None):
+        """x (B, T, d) -> (x (B, T, d), attention weights (B, H, T, T))."""
+        a, weights = self.attn(self.ln1(x), mask)
+        x = x + a
+        return x + self.mlp(self.ln2(x)), weights
+
+
+class TransformerModel(SequenceModel):
+    """Transformer encoder with learned positions; can hand back every layer's attention."""
+    kind = "transformer"
+
+    def __init__(self, cfg=ModelConfig()):
+        super().__init__(cfg)
+        self.pos = nn.Embedding(cfg.max_len, cfg.d_model)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.ln_f = nn.LayerNorm(cfg.d_model)
+
+    def embed(self, x):
+        """Token ids (B, T) -> token + position vectors (B, T, d)."""
+        return super().embed(x) + self.pos(torch.arange(x.size(1), device=x.device))
+
+    def body(self, e, return_attention=False):
+        """(B, T, d) -> (B, T, d), and with `return_attention` the list of (B, H, T, T) weights."""
+        mask = causal_mask(e.size(1), e.device) if self.cfg.causal else None
+        weights = []
+        for block in self.blocks:
+            e, w = block(e, mask)
+            weights.append(w)
+        e = self.ln_f(e)
+        return (e, weights) if return_attention else e
+
+    def forward(self, x, return_attention=False):
+        """Logits (B, T, n_out); with `return_attention` also each layer's (B, H, T, T) weights."""
+        h, weights = self.body(self.embed(x), return_attention=True)
+        return (self.head(h), weights) if return_attention else self.head(h)
+
+
+MODELS = {m.kind: m for m in (RNNModel, LSTMModel, TransformerModel)}
+
+
+def build_model(kind, cfg=ModelConfig()):
+    """A fresh model of `kind` ("rnn", "lstm" or "transformer")."""
+    if kind not in MODELS:
+        raise ValueError(f"kind must be one of {sorted(MODELS)}, got {kind!r}")
+    return MODELS[kind](cfg)

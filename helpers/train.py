@@ -1,0 +1,102 @@
+"""Training: one loop for every model and task (Adam, seeded, any device, interruptible)."""
+import time
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+from .device import pick_device
+from .tasks import check_int
+
+MAX_EPOCHS = 1000  # the most epochs one call may ask for
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10        # passes over the training set
+    lr: float = 3e-3        # Adam learning rate
+    seed: int = 0           # seeds the weights and the batch order
+    device: str = None      # "cpu", "cuda", "mps" or None for the best available
+    progress: bool = False  # show a tqdm progress bar
+
+
+@dataclass
+class History:
+    """Per-epoch record; test metrics start at epoch 0 (before any training)."""
+    train_loss: list = field(default_factory=list)  # mean training loss of epochs 1..E
+    test_loss: list = field(default_factory=list)   # held-out loss at epochs 0..E
+    test_acc: list = field(default_factory=list)    # held-out accuracy at epochs 0..E
+    seconds: float = 0.0                            # wall time of the training steps
+    interrupted: bool = False                       # stopped early by Ctrl-C / Stop
+
+    @property
+    def epochs(self):
+        """Number of completed epochs."""
+        return len(self.train_loss)
+
+
+def seed_everything(seed):
+    """Seed torch's global generator (weights, dropout); returns a generator for data order."""
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+@torch.no_grad()
+def evaluate(model, task, device=None):
+    """(loss, accuracy) of `model` on the task's held-out set."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    logits = model(task.test_x.to(device))
+    y = task.test_y.to(device)
+    loss = task.loss(logits, y).item()
+    acc = task.accuracy(logits, y)
+    model.train(was_training)
+    return loss, acc
+
+
+def train(model, task, cfg=TrainConfig(), callback=None):
+    """Train `model` on `task` with Adam; Ctrl-C (or Stop) ends early and keeps what was learned.
+
+    `callback(epoch, model)` runs after evaluation at every epoch, epoch 0 included.
+    """
+    check_int("epochs", cfg.epochs, 1, MAX_EPOCHS)
+    if not 0 < cfg.lr <= 1:
+        raise ValueError(f"lr must be in (0, 1], got {cfg.lr!r}")
+    device = pick_device(cfg.device)
+    gen = seed_everything(cfg.seed)
+    model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    hist = History()
+
+    def record(epoch):
+        loss, acc = evaluate(model, task, device)
+        hist.test_loss.append(loss)
+        hist.test_acc.append(acc)
+        if callback:
+            callback(epoch, model)
+
+    record(0)
+    bar = tqdm(range(1, cfg.epochs + 1), desc=type(model).__name__, disable=not cfg.progress, leave=False)
+    start = time.perf_counter()
+    try:
+        for epoch in bar:
+            model.train()
+            total, n = 0.0, 0
+            for x, y in task.batches(gen):
+                x, y = x.to(device), y.to(device)
+                loss = task.loss(model(x), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total, n = total + loss.item() * len(x), n + len(x)
+            hist.train_loss.append(total / n)
+            record(epoch)
+            bar.set_postfix(loss=f"{hist.train_loss[-1]:.3f}", test_acc=f"{hist.test_acc[-1]:.2f}")
+    except KeyboardInterrupt:
+        hist.interrupted = True
+    finally:
+        bar.close()
+        model.eval()
+    hist.seconds = time.perf_counter() - start
+    return hist

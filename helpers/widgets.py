@@ -1,0 +1,93 @@
+"""Widgets: one reusable panel, sequence-length and epochs sliders plus a Run button over an output area."""
+import html
+import time
+
+import ipywidgets as W
+import matplotlib.pyplot as plt
+from IPython.display import clear_output
+
+from .experiments import amnesia_test
+from .plots import show_amnesia
+
+
+class Panel(W.VBox):
+    """Runs `run(length=, epochs=, **extra)` at once and again on every change; `show(result)` draws
+    into the output area and returns the summary text. Refused values leave a message, nothing else."""
+
+    def __init__(self, run, show, length=(2, 200, 20), epochs=(1, 50, 10), extra=None, title="", auto_run=True):
+        self.run_fn, self.show_fn = run, show
+        style = {"description_width": "110px"}
+        layout = W.Layout(width="520px")
+        self.length = W.IntSlider(value=length[2], min=length[0], max=length[1], description="sequence length",
+                                  continuous_update=False, style=style, layout=layout)
+        self.epochs = W.IntSlider(value=epochs[2], min=epochs[0], max=epochs[1], description="epochs",
+                                  continuous_update=False, style=style, layout=layout)
+        self.controls = {"length": self.length, "epochs": self.epochs, **(extra or {})}
+        self.button = W.Button(description="Run", button_style="primary", icon="play")
+        self.message = W.HTML()
+        self.summary = W.HTML()
+        self.out = W.Output()
+        self.result, self.runs = None, 0
+        for control in self.controls.values():
+            control.observe(lambda change: self.run(), "value")
+        self.button.on_click(lambda _: self.run())
+        header = [W.HTML(f"<b>{html.escape(title)}</b>")] if title else []
+        super().__init__(header + list(self.controls.values()) + [self.button, self.message, self.summary, self.out])
+        if auto_run:
+            self.run()
+
+    @property
+    def text(self):
+        """The summary of the last successful run, as plain text."""
+        return html.unescape(self.summary.value.removeprefix("<pre>").removesuffix("</pre>"))
+
+    def _refuse(self, name, value):
+        """A message if `value` is outside control `name`'s range, else None."""
+        control = self.controls[name]
+        low, high = getattr(control, "min", None), getattr(control, "max", None)
+        if low is not None and not (isinstance(value, (int, float)) and low <= value <= high):
+            return f"{name} must be from {low} to {high}, got {value!r}: not run"
+        return None
+
+    def run(self, **values):
+        """Run the experiment with the controls' values (overridden by `values`); return its result."""
+        values = {name: c.value for name, c in self.controls.items()} | values
+        for name, value in values.items():
+            if name not in self.controls:
+                return self._say(f"unknown control {name!r}; known: {list(self.controls)}", error=True)
+            refusal = self._refuse(name, value)
+            if refusal:
+                return self._say(refusal, error=True)
+        self.button.disabled = True
+        self._say("running…")
+        start = time.perf_counter()
+        try:
+            with self.out:
+                clear_output(wait=True)
+                result = self.run_fn(**values)
+                text = self.show_fn(result)
+                plt.show()
+        except ValueError as err:
+            return self._say(f"refused: {err}", error=True)
+        except KeyboardInterrupt:
+            return self._say("stopped before the end: the previous result is kept", error=True)
+        finally:
+            self.button.disabled = False
+        self.result, self.runs = result, self.runs + 1
+        self.summary.value = f"<pre>{html.escape(text or '')}</pre>"
+        self._say(f"done in {time.perf_counter() - start:.1f} s")
+        return result
+
+    def _say(self, text, error=False):
+        """Show one line in the panel's message area."""
+        color = "#b00020" if error else "#555"
+        self.message.value = f"<span style='color:{color}'>{html.escape(text)}</span>"
+        self.last_message = text
+        return None
+
+
+def amnesia_panel(length=(2, 200, 20), epochs=(1, 50, 10), seed=0, device=None):
+    """The amnesia test behind sliders: (min, max, default) for the length and the epochs."""
+    def run(length, epochs):
+        return amnesia_test(length=length, epochs=epochs, seed=seed, device=device, progress=True)
+    return Panel(run, show_amnesia, length=length, epochs=epochs, title="Amnesia test: who remembers the first letter?")
