@@ -9,7 +9,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 export PYTHONHASHSEED := 0
 export MPLBACKEND := module://matplotlib_inline.backend_inline
 
-.PHONY: lab test unit notebooks execute browser-setup clean
+.PHONY: lab test unit notebooks execute html browser-setup clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,19 @@ execute: $(STAMP)  ## re-execute every notebook in place (run after changing hel
 	  echo "executing $$nb"; \
 	  ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 "$$nb" || exit 1; \
 	done
+
+REVEAL := build/vendor/node_modules
+html: $(STAMP)  ## export every notebook (stored outputs, nothing re-run) to build/html and offline slides to build/slides
+	mkdir -p build/html build/slides/lib
+	test -d $(REVEAL)/reveal.js || npm install --silent --no-audit --no-fund --prefix build/vendor reveal.js@4.6.0 requirejs@2.3.7 jquery@3.7.1
+	rm -rf build/slides/reveal.js && mkdir -p build/slides/reveal.js
+	cp -r $(REVEAL)/reveal.js/dist $(REVEAL)/reveal.js/plugin build/slides/reveal.js/
+	cp $(REVEAL)/requirejs/require.js $(REVEAL)/jquery/dist/jquery.min.js build/slides/lib/
+	$(BIN)/jupyter nbconvert --log-level=WARN --to html --output-dir build/html notebooks/[0-9][0-9]_*.ipynb
+	$(BIN)/jupyter nbconvert --log-level=WARN --to slides --output-dir build/slides \
+	  --SlidesExporter.reveal_url_prefix=reveal.js --SlidesExporter.require_js_url=lib/require.js \
+	  --SlidesExporter.jquery_url=lib/jquery.min.js notebooks/[0-9][0-9]_*.ipynb
+	@echo "handouts: build/html/*.html   slides (offline): build/slides/*.slides.html"
 
 browser-setup:  ## Debian's Chromium for the browser tests (installed as root when missing)
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium missing and not root: browser tests will skip"; }

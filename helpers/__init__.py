@@ -7,3 +7,4 @@ from .train import TrainConfig, History, train, evaluate, seed_everything, MAX_E
 from .experiments import amnesia_test, AmnesiaResult, time_training_step, KINDS, NAMES
 from .plots import plot_history, attention_heatmap, show_amnesia, position_labels
 from .widgets import Panel, amnesia_panel
+from .corpus import tokenize, load_sentences, Vocab, NextWord, corpus_task, CORPUS_DIR

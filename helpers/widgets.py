@@ -28,6 +28,9 @@ class Panel(W.VBox):
         self.summary = W.HTML()
         self.out = W.Output()
         self.result, self.runs = None, 0
+        for name, widget in [("length", self.length), ("epochs", self.epochs), ("run", self.button),
+                             ("message", self.message), ("summary", self.summary)]:
+            widget.add_class(f"panel-{name}")  # stable hooks for the browser tests
         for control in self.controls.values():
             control.observe(lambda change: self.run(), "value")
         self.button.on_click(lambda _: self.run())

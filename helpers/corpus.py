@@ -1,0 +1,93 @@
+"""The course's corpus (data/corpus/): word tokens, a vocabulary, and next-word prediction as a task."""
+import re
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+CORPUS_DIR = Path(__file__).resolve().parent.parent / "data" / "corpus"
+PAD, BOS = "<pad>", "<s>"  # padding (ignored by the loss) and start of sentence
+
+
+def tokenize(text):
+    """'We propose a net, the X.' -> ['we', 'propose', 'a', 'net', ',', 'the', 'x', '.']"""
+    return re.findall(r"[a-z]+|[.,]", text.lower())
+
+
+def load_sentences(name, root=CORPUS_DIR):
+    """Token lists of data/corpus/<name>.txt ("train" or "heldout"), one per line."""
+    lines = (Path(root) / f"{name}.txt").read_text(encoding="utf-8").splitlines()
+    return [tokenize(line) for line in lines if line.strip()]
+
+
+class Vocab:
+    """Word <-> id; id 0 is padding, id 1 the start of a sentence."""
+
+    def __init__(self, sentences):
+        words = sorted({w for s in sentences for w in s})
+        self.itos = [PAD, BOS] + words
+        self.stoi = {w: i for i, w in enumerate(self.itos)}
+
+    def __len__(self):
+        return len(self.itos)
+
+    def encode(self, words):
+        """Ids of `words` (a list or a text); unknown words raise a ValueError that names them."""
+        words = tokenize(words) if isinstance(words, str) else list(words)
+        unknown = [w for w in words if w not in self.stoi]
+        if unknown:
+            raise ValueError(f"unknown words (not in the course's corpus): {', '.join(dict.fromkeys(unknown))}")
+        return torch.tensor([self.stoi[w] for w in words])
+
+    def decode(self, ids):
+        """Text of `ids`, padding dropped, with ',' and '.' attached to the word before."""
+        words = [self.itos[i] for i in ids.tolist() if i != 0]
+        return " ".join(words).replace(" ,", ",").replace(" .", ".")
+
+
+def pad_stack(seqs, length):
+    """Stack 1-D id tensors into (N, length), right-padded with 0."""
+    out = torch.zeros(len(seqs), length, dtype=torch.long)  # (N, T)
+    for i, s in enumerate(seqs):
+        out[i, :len(s)] = s
+    return out
+
+
+class NextWord:
+    """Language modelling: read <s> w1 … w_{n-1}, predict w1 … wn at every position."""
+
+    def __init__(self, train, test, vocab, batch_size=32):
+        self.vocab, self.batch_size = vocab, batch_size
+        self.max_len = max(len(s) for s in train + test)
+        self.train_x, self.train_y = self.pairs(train)
+        self.test_x, self.test_y = self.pairs(test)
+
+    def pairs(self, sentences):
+        """Inputs (N, T) and targets (N, T) for token lists, padded."""
+        ids = [self.vocab.encode(s) for s in sentences]
+        x = [torch.cat([torch.tensor([self.vocab.stoi[BOS]]), s[:-1]]) for s in ids]
+        return pad_stack(x, self.max_len), pad_stack(ids, self.max_len)
+
+    def batches(self, gen):
+        """Yield (x, y) training batches in an order drawn from `gen`: one epoch."""
+        order = torch.randperm(len(self.train_x), generator=gen)
+        for i in range(0, len(order), self.batch_size):
+            idx = order[i:i + self.batch_size]
+            yield self.train_x[idx], self.train_y[idx]
+
+    @staticmethod
+    def loss(logits, y):
+        """Mean cross-entropy over real (non-padding) positions."""
+        return F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=0)  # (B*T, V) vs (B*T,)
+
+    @staticmethod
+    def accuracy(logits, y):
+        """Fraction of real positions whose most likely next word is right."""
+        real = y != 0
+        return (logits.argmax(-1)[real] == y[real]).float().mean().item()
+
+
+def corpus_task(batch_size=32, root=CORPUS_DIR):
+    """NextWord on data/corpus: train.txt for training, heldout.txt for testing."""
+    train, test = load_sentences("train", root), load_sentences("heldout", root)
+    return NextWord(train, test, Vocab(train), batch_size)

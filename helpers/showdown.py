@@ -1,0 +1,352 @@
+"""The generative showdown: an LSTM and a Transformer language model trained on data/corpus with the same
+budget, their held-out perplexity against a unigram baseline, and word-by-word generation with the top
+candidates, a temperature and a fixed seed."""
+import functools
+import math
+import re
+from dataclasses import dataclass, field
+
+import ipywidgets as W
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .corpus import BOS, corpus_task, load_sentences, tokenize
+from .device import time_devices
+from .experiments import NAMES
+from .models import ModelConfig, build_model
+from .plots import COLORS, attention_heatmap, plot_history
+from .tasks import check_int
+from .train import MAX_EPOCHS, TrainConfig, seed_everything, train
+from .widgets import Panel
+
+KINDS = ("lstm", "transformer")  # the two contestants
+PROMPT = "We propose a"          # the deck's prompt
+TOP_K = 5                        # candidates shown per step
+MAX_TEMPERATURE = 5.0            # the hottest sampling allowed
+
+
+@dataclass
+class LanguageModels:
+    """Both language models after the same training budget, and what it measured."""
+    epochs: int
+    seed: int
+    task: object                                     # the NextWord task on data/corpus
+    unigram: float                                   # held-out perplexity of the unigram baseline
+    models: dict = field(default_factory=dict)       # kind -> trained model (on the CPU, eval mode)
+    history: dict = field(default_factory=dict)      # kind -> History (loss and accuracy per epoch)
+    perplexity: dict = field(default_factory=dict)   # kind -> held-out perplexity after the last epoch
+    params: dict = field(default_factory=dict)       # kind -> parameter count
+    seconds: dict = field(default_factory=dict)      # kind -> training time in seconds
+
+    @property
+    def vocab(self):
+        """The corpus vocabulary shared by both models."""
+        return self.task.vocab
+
+    def best_epoch(self, kind):
+        """The epoch whose held-out loss was lowest (0 = before training)."""
+        return int(np.argmin(self.history[kind].test_loss))
+
+    def summary(self):
+        """Held-out perplexity of each model beside the unigram baseline (times left out: they vary)."""
+        lines = [f"Held-out perplexity after {self.epochs} epochs (lower is better; "
+                 f"{len(self.task.test_y.nonzero())} held-out tokens, vocabulary {len(self.vocab)})",
+                 f"{'unigram baseline':<17} {'':>15} {self.unigram:>7.1f}"]
+        for kind in self.models:
+            best = self.best_epoch(kind)
+            lines.append(f"{NAMES[kind]:<17} {self.params[kind]:>8,} params {self.perplexity[kind]:>7.1f}"
+                         f"   (lowest {math.exp(self.history[kind].test_loss[best]):.1f} at epoch {best})")
+        return "\n".join(lines)
+
+
+def unigram_perplexity(task):
+    """Held-out perplexity of p(word) = its share of the training targets, on the tokens the models predict."""
+    train_y, test_y = task.train_y[task.train_y != 0], task.test_y[task.test_y != 0]  # padding is not a token
+    counts = torch.bincount(train_y, minlength=len(task.vocab)).double()  # (V,)
+    p = counts / counts.sum()
+    return math.exp(-p[test_y].log().mean().item())
+
+
+def model_config(task, d_model=64, n_layers=2):
+    """The shared ModelConfig of both language models: words in, next-word scores out, causal."""
+    V = len(task.vocab)
+    return ModelConfig(vocab_size=V, n_out=V, d_model=d_model, n_layers=n_layers, causal=True, max_len=task.max_len)
+
+
+def train_language_models(epochs=20, seed=0, lr=3e-3, device=None, kinds=KINDS, progress=False):
+    """Train each kind on data/corpus with the same epochs, learning rate, seed and batches."""
+    check_int("epochs", epochs, 1, MAX_EPOCHS)
+    check_int("seed", seed, 0, 2**31 - 1)
+    for kind in kinds:
+        if kind not in KINDS:
+            raise ValueError(f"kinds must be drawn from {list(KINDS)}, got {kind!r}")
+    task = corpus_task()
+    result = LanguageModels(epochs, seed, task, unigram_perplexity(task))
+    for kind in kinds:
+        seed_everything(seed)
+        model = build_model(kind, model_config(task))
+        hist = train(model, task, TrainConfig(epochs=epochs, lr=lr, seed=seed, device=device, progress=progress))
+        result.models[kind] = model.cpu().eval()
+        result.history[kind] = hist
+        result.perplexity[kind] = math.exp(hist.test_loss[-1])
+        result.params[kind] = model.n_params()
+        result.seconds[kind] = hist.seconds
+    return result
+
+
+@functools.lru_cache(maxsize=4)
+def cached_language_models(epochs=20, seed=0, device=None):
+    """train_language_models, remembered per (epochs, seed, device): prompt or temperature changes reuse it."""
+    return train_language_models(epochs=epochs, seed=seed, device=device)
+
+
+def prompt_ids(vocab, prompt, max_len):
+    """Ids of <s> + the prompt's words; ValueError with a clear message for text the models cannot read."""
+    if not isinstance(prompt, str):
+        raise ValueError(f"prompt must be a text, got {prompt!r}")
+    odd = sorted(set(re.sub(r"[A-Za-z.,\s]", "", prompt)))
+    if odd:
+        raise ValueError(f"prompt may hold only letters, ',' and '.', got {''.join(odd)!r}")
+    words = tokenize(prompt)
+    if not 1 <= len(words) < max_len:
+        raise ValueError(f"prompt must hold from 1 to {max_len - 1} words, got {len(words)}")
+    try:
+        ids = vocab.encode(words)
+    except ValueError as err:
+        raise ValueError(f"{err}. The models know only the {len(vocab) - 2} words of data/corpus/train.txt, "
+                         f"e.g. {PROMPT!r}") from None
+    return [vocab.stoi[BOS]] + ids.tolist()
+
+
+@dataclass
+class Step:
+    """One generation step: the words read, the top candidates with their probabilities, the word chosen."""
+    context: str  # prompt and words generated so far
+    top: list     # [(word, probability)], most likely first
+    word: str     # the word chosen (drawn, or the most likely at temperature 0)
+    prob: float   # its probability
+
+
+@torch.no_grad()
+def next_word_probs(model, ids, temperature=1.0):
+    """Probabilities (V,) of the word after `ids`: softmax(logits / temperature), never padding or <s>."""
+    device = next(model.parameters()).device
+    logits = model(torch.tensor([ids], device=device))[0, -1].float().cpu()  # (V,): scores for the next word
+    logits[:2] = float("-inf")  # ids 0 and 1 (<pad> and <s>) are not words to write
+    return F.softmax(logits / (temperature or 1.0), dim=-1)
+
+
+def check_generation(steps, temperature, seed):
+    """Raise ValueError unless steps, temperature and seed are in their ranges."""
+    check_int("steps", steps, 1, 1000)
+    check_int("seed", seed, 0, 2**31 - 1)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= MAX_TEMPERATURE:
+        raise ValueError(f"temperature must be a number from 0 to {MAX_TEMPERATURE}, got {temperature!r}")
+
+
+def generate(model, vocab, prompt=PROMPT, steps=15, temperature=0.0, seed=0, top_k=TOP_K):
+    """Up to `steps` words after `prompt` (stop after '.' or at a full context): greedy at temperature 0, else a seeded draw."""
+    check_generation(steps, temperature, seed)
+    check_int("top_k", top_k, 1, len(vocab) - 2)
+    max_len = model.cfg.max_len
+    ids = prompt_ids(vocab, prompt, max_len)
+    gen = torch.Generator().manual_seed(seed)
+    model.eval()
+    out = []
+    while len(out) < steps and len(ids) <= max_len:
+        probs = next_word_probs(model, ids, temperature)
+        top = probs.topk(top_k)
+        if temperature > 0:
+            word = torch.multinomial(probs, 1, generator=gen).item()
+        else:
+            word = top.indices[0].item()
+        out.append(Step(vocab.decode(torch.tensor(ids[1:])),
+                        [(vocab.itos[i], p) for i, p in zip(top.indices.tolist(), top.values.tolist())],
+                        vocab.itos[word], probs[word].item()))
+        ids.append(word)
+        if vocab.itos[word] == ".":
+            break
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def training_sentences():
+    """The sentences of train.txt as token tuples, to tell a recited sentence from a new one."""
+    return frozenset(tuple(s) for s in load_sentences("train"))
+
+
+def recited(text):
+    """Whether `text` is, word for word, a sentence of train.txt."""
+    return tuple(tokenize(text)) in training_sentences()
+
+
+def completion(steps):
+    """The whole text: the first context and every word chosen."""
+    return " ".join([steps[0].context] + [s.word for s in steps]).replace(" ,", ",").replace(" .", ".")
+
+
+def side_by_side(runs, width=26):
+    """Text table of {name: [Step]}: per step each model's context, then its top candidates rank by rank."""
+    names = list(runs)
+    lines = ["      " + "  ".join(f"{name:<{width}}" for name in names).rstrip()]
+    for t in range(max(len(r) for r in runs.values())):
+        lines.append(f"step {t + 1}")
+        for name in names:
+            if t < len(runs[name]):
+                lines.append(f"  {name:<12} reads: {runs[name][t].context}")
+        for rank in range(max(len(r[t].top) for r in runs.values() if t < len(r))):
+            cells = []
+            for name in names:
+                step = runs[name][t] if t < len(runs[name]) else None
+                if step is None or rank >= len(step.top):
+                    cells.append(" " * width)
+                    continue
+                word, p = step.top[rank]
+                cells.append(f"{word:<15}{p:5.2f}{' <-' if word == step.word else '':<{width - 20}}")
+            lines.append(f"  {rank + 1:>2}  " + "  ".join(cells).rstrip())
+        for name in names:
+            step = runs[name][t] if t < len(runs[name]) else None
+            if step and step.word not in [w for w, _ in step.top]:
+                lines.append(f"      {name} drew {step.word!r} (p = {step.prob:.2f}), outside its top {len(step.top)}")
+    lines.append("")
+    for name, r in runs.items():
+        text = completion(r)
+        lines.append(f"{name + ':':<13} {text}  ({'recited from' if recited(text) else 'not in'} train.txt)")
+    return "\n".join(lines)
+
+
+@torch.no_grad()
+def sentence_attention(model, vocab, text, layer=-1):
+    """The Transformer's attention (T, T), mean over heads, reading <s> + `text` (cut to its context size)."""
+    ids = ([vocab.stoi[BOS]] + vocab.encode(text).tolist())[:model.cfg.max_len]
+    x = torch.tensor([ids], device=next(model.parameters()).device)  # (1, T)
+    _, weights = model(x, return_attention=True)
+    labels = [vocab.itos[i] for i in ids]
+    return weights[layer][0].mean(0).cpu(), labels  # (T, T) from (B, H, T, T)
+
+
+def time_lm_step(kind="transformer", batch_size=32, repeats=5):
+    """Median time of one language-model training step (forward, backward, Adam) on the CPU and the GPU."""
+    check_int("batch_size", batch_size, 1, 4096)
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
+    task = corpus_task(batch_size=batch_size)
+
+    def make_work(device):
+        seed_everything(0)
+        model = build_model(kind, model_config(task)).to(device)
+        opt = torch.optim.Adam(model.parameters())
+        x, y = task.train_x[:batch_size].to(device), task.train_y[:batch_size].to(device)  # (B, T) each
+
+        def step():
+            loss = task.loss(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return step
+    return time_devices(make_work, f"one training step of the {NAMES[kind]} language model, "
+                                   f"batch {batch_size}, length {task.max_len}", repeats=repeats)
+
+
+@dataclass
+class Showdown:
+    """One showdown: the trained models and what each wrote from the prompt."""
+    lms: LanguageModels
+    prompt: str
+    temperature: float
+    seed: int
+    runs: dict = field(default_factory=dict)  # display name -> [Step]
+
+    def summary(self):
+        """Perplexities, then the word-by-word table."""
+        head = f"Prompt {self.prompt!r}, temperature {self.temperature:g}, seed {self.seed}"
+        return "\n".join([self.lms.summary(), "", head, side_by_side(self.runs)])
+
+
+def showdown(prompt=PROMPT, steps=15, epochs=20, temperature=0.0, seed=0, device=None):
+    """Train (or reuse) both models, then let each write from the same prompt with the same seed."""
+    check_int("epochs", epochs, 1, MAX_EPOCHS)
+    check_generation(steps, temperature, seed)
+    task = corpus_task()
+    prompt_ids(task.vocab, prompt, task.max_len)  # refuse a bad prompt before any training
+    lms = cached_language_models(epochs, seed, device)
+    result = Showdown(lms, prompt, temperature, seed)
+    for kind, model in lms.models.items():
+        result.runs[NAMES[kind]] = generate(model, lms.vocab, prompt, steps, temperature, seed)
+    return result
+
+
+def plot_perplexity(lms):
+    """Held-out perplexity per epoch for both models, with the unigram baseline; returns the figure."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    for kind, h in lms.history.items():
+        ppl = np.exp(h.test_loss)
+        ax.plot(range(len(ppl)), ppl, "o-", ms=3, color=COLORS[kind], label=NAMES[kind])
+        best = lms.best_epoch(kind)
+        ax.plot(best, ppl[best], "*", ms=12, color=COLORS[kind])
+    ax.axhline(lms.unigram, color="k", ls="--", lw=1, label="unigram baseline")
+    ax.set(yscale="log", xlabel="epoch", ylabel="held-out perplexity (log scale)",
+           title="Held-out perplexity (star = lowest)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_candidates(runs):
+    """Per model, a grid step x rank coloured by probability, the chosen word boxed; returns the figure."""
+    n = max(len(r) for r in runs.values())
+    fig, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 0.5 * n + 1.2), squeeze=False)
+    for ax, (name, steps) in zip(axes[0], runs.items()):
+        grid = np.full((n, TOP_K), np.nan)
+        for t, step in enumerate(steps):
+            grid[t, :len(step.top)] = [p for _, p in step.top]
+        ax.imshow(grid, cmap="Blues", vmin=0, vmax=1, aspect="auto")
+        for t, step in enumerate(steps):
+            for r, (word, p) in enumerate(step.top):
+                chosen = word == step.word
+                ax.text(r, t, f"{word}\n{p:.2f}", ha="center", va="center", fontsize=7.5,
+                        color="white" if p > 0.6 else "black", fontweight="bold" if chosen else "normal",
+                        bbox={"fill": False, "edgecolor": "#d62728", "lw": 1.5} if chosen else None)
+        ax.set_yticks(range(len(steps)), [f"…{' '.join(s.context.split()[-2:])} ▸" for s in steps], fontsize=8)
+        ax.set_xticks(range(TOP_K), [f"#{r + 1}" for r in range(TOP_K)])
+        ax.set_title(f"{name}: top {TOP_K} next words per step (boxed = chosen)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def show_showdown(result):
+    """Draw a Showdown (curves, perplexity, candidates, the Transformer's attention); return its summary."""
+    lms = result.lms
+    plot_history({k: lms.history[k] for k in lms.models}, title=f"Language models on data/corpus, {lms.epochs} epochs")
+    plt.show()
+    plot_perplexity(lms)
+    plt.show()
+    plot_candidates(result.runs)
+    plt.show()
+    if "transformer" in lms.models:
+        text = completion(result.runs[NAMES["transformer"]])
+        weights, labels = sentence_attention(lms.models["transformer"], lms.vocab, text)
+        attention_heatmap(weights, labels, annotate=False,
+                          title="Transformer, last layer, mean over heads, on its own sentence")
+        plt.show()
+    return result.summary()
+
+
+def showdown_panel(length=(1, 17, 15), epochs=(1, 40, 20), prompt=PROMPT, temperature=0.0, seed=0, device=None):
+    """The showdown behind controls: words to generate, epochs, a prompt text box and a temperature slider."""
+    style, layout = {"description_width": "110px"}, W.Layout(width="520px")
+    extra = {"prompt": W.Text(value=prompt, description="prompt", continuous_update=False, style=style, layout=layout),
+             "temperature": W.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.1, description="temperature",
+                                          continuous_update=False, style=style, layout=layout)}
+
+    def run(length, epochs, prompt, temperature):
+        return showdown(prompt, steps=length, epochs=epochs, temperature=temperature, seed=seed, device=device)
+    panel = Panel(run, show_showdown, length=length, epochs=epochs, extra=extra,
+                  title="Generative showdown: LSTM against Transformer", auto_run=False)
+    panel.length.description = "words to write"
+    for name, widget in extra.items():
+        widget.add_class(f"panel-{name}")  # hooks for browser tests, like the panel's own controls
+    panel.run()
+    return panel

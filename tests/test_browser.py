@@ -1,0 +1,150 @@
+"""Real-browser tests: JupyterLab served headless, driven by Debian's Chromium through Playwright."""
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "test-output"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-dev-shm-usage"]
+AMNESIA = "04_amnesia_test.ipynb"
+SLIDES = "01_introduction.ipynb"
+
+if not os.path.exists(CHROMIUM):
+    if os.environ.get("CI"):
+        pytest.fail("CI needs Debian's chromium for the browser tests (make test installs it as root)",
+                    pytrace=False)
+    pytest.skip("no Chromium here (make test installs Debian's chromium when run as root)", allow_module_level=True)
+playwright = pytest.importorskip("playwright.sync_api")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab over a copy of the notebooks, every cell in the page; yields (base URL, token)."""
+    root = tmp_path_factory.mktemp("lab")
+    for nb in (AMNESIA, SLIDES):
+        shutil.copy(ROOT / "notebooks" / nb, root / nb)
+    settings = root / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    port, token = free_port(), secrets.token_hex(16)
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+           "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+           f"--LabApp.user_settings_dir={root / 'settings'}", "--LabApp.expose_app_in_browser=True",
+           f"--LabApp.workspaces_dir={root / 'workspaces'}"]
+    if os.getuid() == 0:
+        cmd.append("--allow-root")
+    log = open(root / "lab.log", "w")
+    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=root)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        server.terminate()
+        pytest.fail("JupyterLab did not start: " + (root / "lab.log").read_text()[-2000:])
+    yield base, token
+    server.terminate()
+    server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def summary_text(page):
+    """The amnesia panel's printed result."""
+    return page.locator(".panel-summary").first.inner_text()
+
+
+def test_amnesia_notebook_runs_and_reacts_to_the_slider(lab, browser):
+    base, token = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(240_000)
+    page.goto(f"{base}/lab/tree/{AMNESIA}?token={token}&reset")
+    page.wait_for_function("window.jupyterapp && document.querySelector('.jp-Notebook')")
+    page.wait_for_selector("#jp-main-statusbar >> text=Idle")
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function("document.querySelector('.panel-summary pre')"
+                           " && document.querySelector('.panel-summary pre').innerText.includes('Test string')")
+    page.wait_for_selector("#jp-main-statusbar >> text=Idle")
+    page.wait_for_timeout(1000)
+    page.wait_for_selector("#jp-main-statusbar >> text=Idle")
+    before = summary_text(page)
+    length = int(re.search(r"Length (\d+)", before).group(1))
+
+    new_length = length - 8
+    readout = page.locator(".panel-length .widget-readout").first
+    readout.scroll_into_view_if_needed()
+    readout.click()
+    readout.press("Control+a")
+    readout.type(str(new_length))
+    readout.press("Enter")
+    page.locator(".panel-run", has_text="Run").first.click()
+    page.wait_for_function(f"document.querySelector('.panel-summary pre').innerText.includes('Length {new_length},')")
+    page.wait_for_selector("#jp-main-statusbar >> text=Idle")
+    after = summary_text(page)
+    OUTPUT.mkdir(exist_ok=True)
+    page.locator(".panel-summary").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(OUTPUT / "amnesia_notebook.png"))
+
+    assert f"Length {new_length}," in after and f"Length {length}," not in after
+    answers = lambda text: re.findall(r"answers ([A-Z])", text)
+    string = lambda text: re.search(r"Test string[^:]*: ([A-Z ]+)", text).group(1).strip()
+    assert len(string(after).split()) == new_length and len(answers(after)) >= 2
+    assert (string(after), answers(after)) != (string(before), answers(before))
+    assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0, "a cell shows an error"
+    page.close()
+
+
+def test_rise_slideshow_steps_with_arrow_keys(lab, browser):
+    base, token = lab
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(120_000)
+    page.goto(f"{base}/rise/{SLIDES}?token={token}")
+    page.wait_for_selector(".reveal .slides section.present")
+    first = page.evaluate("document.querySelector('.reveal .slides section.present').innerText")
+    indices = []
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(400)
+        indices.append(page.evaluate("document.querySelector('.reveal .slides > section.present')"
+                                     " ? Array.from(document.querySelectorAll('.reveal .slides > section'))"
+                                     ".findIndex(s => s.classList.contains('present')) : -1"))
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "rise_slides.png"))
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_timeout(400)
+    back = page.evaluate("Array.from(document.querySelectorAll('.reveal .slides > section'))"
+                         ".findIndex(s => s.classList.contains('present'))")
+    assert "LSTM" in first
+    assert indices == sorted(indices) and indices[-1] > 0, indices
+    assert back == indices[-1] - 1
+    page.close()

@@ -1,0 +1,36 @@
+import pytest
+import torch
+
+import helpers
+
+
+def test_pick_device():
+    assert helpers.pick_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert helpers.pick_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match=r"device must be one of \['cpu', 'cuda', 'mps'\]"):
+        helpers.pick_device("tpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_missing_gpu_is_a_clear_error_when_asked_for():
+    with pytest.raises(ValueError, match="not available on this machine"):
+        helpers.pick_device("cuda")
+
+
+def test_time_devices_has_a_row_per_device():
+    timing = helpers.time_devices(lambda d: (lambda: torch.ones(100, device=d).sum()), "a sum", repeats=3)
+    cpu = timing.rows[0]
+    assert cpu["device"] == "cpu" and len(cpu["runs"]) == 3 and cpu["median_s"] > 0
+    gpu = timing.rows[1]
+    if torch.cuda.is_available():
+        assert gpu["median_s"] > 0 and timing.speedup() > 0
+    else:
+        assert gpu["name"] == helpers.NO_GPU and gpu["median_s"] is None
+        assert "no GPU on this machine" in str(timing)
+
+
+def test_time_devices_bad_arguments():
+    with pytest.raises(ValueError, match="repeats must be >= 1"):
+        helpers.time_devices(lambda d: (lambda: None), repeats=0)
+    with pytest.raises(ValueError, match="devices must be drawn from"):
+        helpers.time_devices(lambda d: (lambda: None), devices=("cpu", "tpu"))

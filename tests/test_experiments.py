@@ -1,0 +1,42 @@
+import pytest
+
+import helpers
+
+
+def test_transformer_learns_recall_at_length_20_with_defaults():
+    result = helpers.amnesia_test(length=20)
+    print("\n" + result.summary())  # the LSTM's accuracy is reported, whatever it is
+    assert result.accuracy["transformer"] >= 0.99
+    assert result.answer == result.string[0] and len(result.string.split()) == 20
+    assert set(result.predictions) == set(result.accuracy) == set(result.history) == set(helpers.KINDS)
+    assert result.predictions["transformer"] == result.answer
+    assert result.attention.shape == (4, 20, 20)
+    assert all(h.epochs == 10 for h in result.history.values())
+    assert all(s > 0 for s in result.seconds.values())
+
+
+def test_same_seed_same_result():
+    a = helpers.amnesia_test(length=6, epochs=2, seed=5)
+    b = helpers.amnesia_test(length=6, epochs=2, seed=5)
+    assert a.string == b.string and a.predictions == b.predictions and a.accuracy == b.accuracy
+    assert a.history["lstm"].train_loss == b.history["lstm"].train_loss
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"length": 1}, "length must be an integer from 2 to 1024"),
+    ({"length": 1025}, "length must be an integer from 2 to 1024"),
+    ({"epochs": 0}, "epochs must be an integer from 1 to 1000"),
+    ({"seed": -1}, "seed must be an integer"),
+    ({"device": "tpu"}, "device must be one of"),
+    ({"kinds": ("gru",)}, "kinds must be drawn from"),
+])
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        helpers.amnesia_test(**kwargs)
+
+
+def test_time_training_step_reports_cpu_and_gpu():
+    timing = helpers.time_training_step("lstm", length=8, batch_size=4, repeats=2)
+    assert timing.median("cpu") > 0 and "length 8" in timing.what
+    with pytest.raises(ValueError, match="kind must be one of"):
+        helpers.time_training_step("gru")

@@ -1,0 +1,103 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+import helpers
+from helpers import ModelConfig, build_model
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_scratch_attention_matches_torch(causal):
+    torch.manual_seed(0)
+    q, k, v = torch.randn(3, 2, 4, 7, 16).unbind(0)  # (B, H, T, d) each
+    mask = helpers.causal_mask(7) if causal else None
+    out, weights = helpers.attention(q, k, v, mask)
+    ref = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    assert torch.allclose(out, ref, atol=1e-5)
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 4, 7), atol=1e-6)
+    if causal:
+        assert weights[..., 0, 1:].abs().max() == 0  # the first position sees only itself
+
+
+def test_scratch_lstm_cell_matches_torch_over_a_sequence():
+    torch.manual_seed(0)
+    ref = torch.nn.LSTMCell(5, 8)
+    cell = helpers.LSTMCell.from_torch(ref)
+    xs = torch.randn(30, 3, 5)  # (T, B, in)
+    h = c = torch.zeros(3, 8)
+    h_ref, c_ref = h, c
+    for x in xs:
+        h, c = cell(x, (h, c))
+        h_ref, c_ref = ref(x, (h_ref, c_ref))
+    assert torch.allclose(h, h_ref, atol=1e-6) and torch.allclose(c, c_ref, atol=1e-6)
+
+
+def test_scratch_lstm_cell_matches_torch_lstm_layer():
+    torch.manual_seed(1)
+    ref = torch.nn.LSTM(4, 6, batch_first=True)
+    cell = helpers.LSTMCell.from_torch(ref)
+    xs = torch.randn(2, 12, 4)  # (B, T, in)
+    h = c = torch.zeros(2, 6)
+    outs = []
+    for t in range(xs.size(1)):
+        h, c = cell(xs[:, t], (h, c))
+        outs.append(h)
+    assert torch.allclose(torch.stack(outs, 1), ref(xs)[0], atol=1e-6)
+
+
+def test_gates_are_in_range():
+    cell = helpers.LSTMCell(3, 4)
+    gates = cell.gates(torch.randn(5, 3), (torch.zeros(5, 4), torch.zeros(5, 4)))
+    for name in ("input", "forget", "output"):
+        assert 0 <= gates[name].min() and gates[name].max() <= 1
+    assert -1 <= gates["candidate"].min() and gates["candidate"].max() <= 1
+
+
+@pytest.mark.parametrize("kind", helpers.KINDS)
+def test_models_share_one_interface(kind):
+    model = build_model(kind)
+    x = torch.randint(0, 26, (3, 11))
+    assert model(x).shape == (3, 11, 26)
+    assert model.n_params() == sum(p.numel() for p in model.parameters())
+    with pytest.raises(ValueError, match="length from 1 to 1024"):
+        model(torch.zeros(1, 1025, dtype=torch.long))
+
+
+def test_lstm_and_transformer_are_comparable_in_size():
+    lstm, transformer = build_model("lstm").n_params(), build_model("transformer")
+    body = transformer.n_params() - transformer.pos.weight.numel()  # without the position table
+    assert 0.8 < body / lstm < 1.25
+
+
+def test_transformer_returns_attention_per_layer():
+    model = build_model("transformer", ModelConfig(n_layers=3, n_heads=2))
+    logits, weights = model(torch.randint(0, 26, (2, 9)), return_attention=True)
+    assert logits.shape == (2, 9, 26) and len(weights) == 3
+    assert weights[0].shape == (2, 2, 9, 9)
+    assert torch.allclose(weights[-1].sum(-1), torch.ones(2, 2, 9), atol=1e-5)
+
+
+def test_causal_transformer_ignores_the_future():
+    torch.manual_seed(0)
+    model = build_model("transformer", ModelConfig(causal=True)).eval()
+    x = torch.randint(0, 26, (1, 10))
+    y = x.clone()
+    y[0, 7:] = (y[0, 7:] + 1) % 26  # change only the future of position 6
+    assert torch.allclose(model(x)[0, :7], model(y)[0, :7], atol=1e-6)
+
+
+def test_forget_bias_is_added():
+    d = 64
+    torch.manual_seed(0)
+    biased = build_model("lstm", ModelConfig(forget_bias=1.0))
+    torch.manual_seed(0)
+    plain = build_model("lstm", ModelConfig(forget_bias=0.0))
+    diff = biased.lstm.bias_ih_l0 - plain.lstm.bias_ih_l0
+    assert torch.allclose(diff[d:2 * d], torch.ones(d)) and diff[:d].abs().max() == 0
+
+
+def test_bad_model_arguments():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        build_model("gru")
+    with pytest.raises(ValueError, match="multiple of n_heads"):
+        build_model("transformer", ModelConfig(d_model=30, n_heads=4))
