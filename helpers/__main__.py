@@ -2,8 +2,12 @@
 import argparse
 import sys
 
+from . import bench, learning
+from . import showdown as generative
 from .device import device_name, pick_device
 from .experiments import NAMES, amnesia_test
+from .tasks import MAX_LENGTH, check_int
+from .train import MAX_EPOCHS
 
 WIDTH = 64
 
@@ -15,10 +19,11 @@ def banner(title):
 
 def amnesia(args):
     """amnesia_test_demo.py: who remembers the first letter of a random string?"""
+    check_int("length", args.length, 2, MAX_LENGTH)
+    check_int("epochs", args.epochs, 1, MAX_EPOCHS)
     print(banner("AMNESIA TEST: who remembers the first letter?"))
-    device = pick_device(args.device)
     print(f"Training a plain RNN, an LSTM and a Transformer on strings of {args.length} letters, "
-          f"{args.epochs} epochs, seed {args.seed}, on {device_name(device)} ...", flush=True)
+          f"{args.epochs} epochs, seed {args.seed}, on {device_name(pick_device(args.device))} ...", flush=True)
     r = amnesia_test(length=args.length, epochs=args.epochs, seed=args.seed, device=args.device)
     print(f"\nTest string (never seen in training):\n  {r.string}")
     print(f"Question: what was the FIRST letter?   Truth: {r.answer}\n")
@@ -26,22 +31,66 @@ def amnesia(args):
         mark = "✓ right" if guess == r.answer else "✗ wrong"
         print(f"  {NAMES[kind]:<12} answers {guess}  {mark:<8}  held-out accuracy {r.accuracy[kind]:6.1%}"
               f"   ({r.params[kind]:,} parameters, trained in {r.seconds[kind]:.1f} s)")
-    return 0
 
 
-DEMOS = {"amnesia": (amnesia, 20, 10)}  # name -> (function, default length, default epochs)
+def deep_dive(args):
+    """transformer_deep_dive.py: the attention grid of a trained model on the deck's sentence, Σ per row."""
+    print(banner("TRANSFORMER DEEP DIVE: softmax(Q·Kᵀ/√d) on one sentence"))
+    print(f"Sentence: {learning.DECK_SENTENCE}\nTraining the corpus language model, {args.epochs} epochs ...", flush=True)
+    dive = learning.deep_dive(length=args.length, epochs=args.epochs, seed=args.seed, device=args.device)
+    print(dive.summary())
+
+
+def training(args):
+    """transformer_training_demo.py: a small Transformer learns target sentences, epoch by epoch."""
+    print(banner("WATCHING A TRANSFORMER LEARN"))
+    print(f"Learning target sentences of up to {args.length} tokens, {args.epochs} epochs ...", flush=True)
+    demo = learning.training_demo(epochs=args.epochs, length=args.length, seed=args.seed, device=args.device)
+    print(demo.summary())
+
+
+def race(args):
+    """lstm_vs_transformer_race.py: an LSTM layer against a self-attention layer, four ways."""
+    ways = bench.WAYS if args.device != "cpu" else bench.WAYS[:-1]
+    if args.device not in (None, "cpu", "cuda"):
+        raise ValueError(f"device must be cpu or cuda (or left out) for the race, got {args.device!r}")
+    print(banner("SPEED RACE: LSTM against Transformer"))
+    print(f"{args.length:,} words, forward + backward, median of {args.epochs} runs ...", flush=True)
+    print(bench.race(words=args.length, ways=ways, repeats=args.epochs, seed=args.seed))
+
+
+def showdown(args):
+    """The generative showdown: an LSTM and a Transformer language model write from one prompt."""
+    print(banner("GENERATIVE SHOWDOWN: LSTM against Transformer"))
+    print(f"Training both language models on data/corpus, {args.epochs} epochs ...", flush=True)
+    result = generative.showdown(prompt=args.prompt, steps=args.length, epochs=args.epochs, temperature=args.temperature,
+                      seed=args.seed, device=args.device)
+    print(result.summary())
+
+
+# name -> (function, default length, default epochs, what --length and --epochs mean)
+DEMOS = {
+    "amnesia": (amnesia, 20, 10, "letters per string", "training epochs"),
+    "deep-dive": (deep_dive, None, 15, "words of the sentence (default: all)", "training epochs"),
+    "training": (training, 11, 60, "tokens per target sentence", "training epochs"),
+    "race": (race, 1000, 5, "words in the document", "timed runs per way (the median counts)"),
+    "showdown": (showdown, 15, 20, "words to generate", "training epochs"),
+}
 
 
 def parser():
     """The command line: one sub-command per demo, each with --length --epochs --seed --device."""
     p = argparse.ArgumentParser(prog="python -m helpers", description=__doc__)
     sub = p.add_subparsers(dest="demo", required=True, metavar="DEMO")
-    for name, (fn, length, epochs) in DEMOS.items():
+    for name, (fn, length, epochs, length_help, epochs_help) in DEMOS.items():
         d = sub.add_parser(name, help=fn.__doc__, description=fn.__doc__)
-        d.add_argument("--length", type=int, default=length, help=f"sequence length (default {length})")
-        d.add_argument("--epochs", type=int, default=epochs, help=f"training epochs (default {epochs})")
+        d.add_argument("--length", type=int, default=length, help=f"{length_help} (default {length})")
+        d.add_argument("--epochs", type=int, default=epochs, help=f"{epochs_help} (default {epochs})")
         d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
         d.add_argument("--device", default=None, help="cpu, cuda or mps (default: the GPU if any, else cpu)")
+        if name == "showdown":
+            d.add_argument("--prompt", default="We propose a", help="the words to start from")
+            d.add_argument("--temperature", type=float, default=0.0, help="0 = always the likeliest word")
     return p
 
 
@@ -50,9 +99,10 @@ def main(argv=None):
     p = parser()
     args = p.parse_args(argv)
     try:
-        return DEMOS[args.demo][0](args)
+        DEMOS[args.demo][0](args)
     except ValueError as err:
         p.exit(2, f"{p.prog} {args.demo}: error: {err}\n")
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,358 @@
+"""Attention in a trained model, and a model learning: the deck's "deep dive" grid on a sentence from a
+language model of the course corpus (notebook 09), and a small Transformer that learns target sentences
+by heart, with its output and attention kept at chosen epochs (notebook 10)."""
+import functools
+from dataclasses import dataclass, field
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn as nn
+
+from .corpus import BOS, NextWord, Vocab, corpus_task, load_sentences, tokenize
+from .device import time_devices
+from .models import ModelConfig, TransformerModel, attention, causal_mask
+from .plots import attention_heatmap
+from .tasks import check_int
+from .train import MAX_EPOCHS, History, TrainConfig, seed_everything, train
+
+DECK_SENTENCE = "We propose a new simple network architecture, the Transformer."
+TARGETS = (  # the deck's sentence (not in data/corpus), then sentences of data/corpus/train.txt
+    DECK_SENTENCE,
+    "The Transformer replaces recurrence with self attention.",
+    "Our model uses a sparsely gated mixture of experts.",
+    "Multi head attention uses several attention heads in parallel.",
+    "Self attention makes the paths between positions short.",
+)  # each starts with a different word, so that its first word can serve as its prompt
+MAX_TOKENS = 32  # longest input (tokens, <s> included) the models of this module accept
+
+
+@functools.lru_cache(maxsize=1)
+def corpus_vocab():
+    """The vocabulary of data/corpus/train.txt (every word the course's models know)."""
+    return Vocab(load_sentences("train"))
+
+
+def model_config(vocab):
+    """A causal Transformer language model over `vocab`: ModelConfig's defaults (d 64, 2 layers, 4 heads)."""
+    return ModelConfig(vocab_size=len(vocab), n_out=len(vocab), causal=True, max_len=MAX_TOKENS)
+
+
+def with_bos(vocab, words):
+    """Ids of <s> followed by `words` (a text or a token list), (T + 1,)."""
+    return torch.cat([torch.tensor([vocab.stoi[BOS]]), vocab.encode(words)])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Notebook 09: the attention grid of a trained language model
+
+@dataclass
+class LanguageModel:
+    """A causal Transformer trained on next-word prediction over data/corpus."""
+    model: TransformerModel
+    history: History
+    vocab: Vocab
+
+
+@functools.lru_cache(maxsize=4)
+def language_model(epochs=15, seed=0, device=None):
+    """Train (once per arguments) a causal Transformer on data/corpus; the model comes back on the CPU."""
+    check_int("epochs", epochs, 1, MAX_EPOCHS)
+    task = corpus_task()
+    seed_everything(seed)
+    model = TransformerModel(model_config(task.vocab))
+    history = train(model, task, TrainConfig(epochs=epochs, seed=seed, device=device))
+    return LanguageModel(model.cpu(), history, task.vocab)
+
+
+@dataclass
+class DeepDive:
+    """One attention layer of a trained model, opened up on one sentence (heads and layers count from 1)."""
+    tokens: list            # the input tokens, '<s>' first
+    layer: int              # which block (1 = first)
+    x: torch.Tensor         # the block's normalised input, (T, d)
+    q: torch.Tensor         # queries per head, (H, T, d/H)
+    k: torch.Tensor         # keys per head, (H, T, d/H)
+    v: torch.Tensor         # values per head, (H, T, d/H)
+    weights: torch.Tensor   # the model's own attention weights (causal), (H, T, T)
+    output: torch.Tensor    # the attention sub-layer's output (heads joined, projected), (T, d)
+    attn: nn.Module         # that layer's MultiHeadAttention (its weights Wqkv and Wo)
+    lm: LanguageModel = field(repr=False)
+
+    def grid(self, head=None):
+        """(T, T) weights of `head` (1..H), or their mean over heads when None."""
+        if head is None:
+            return self.weights.mean(0)
+        check_int("head", head, 1, len(self.weights))
+        return self.weights[head - 1]
+
+    def table(self, head=None):
+        """The grid as text: percentages, one row per query token (columns cut to 5 letters), Σ per row."""
+        w = self.grid(head)
+        first = max(len(t) for t in self.tokens) + 1
+        lines = [" " * first + "".join(f"{t[:5]:>6}" for t in self.tokens) + f"{'Σ':>7}"]
+        for t, row in zip(self.tokens, w):
+            cells = "".join(f"{p:>6.0%}" for p in row.tolist())
+            lines.append(f"{t:<{first}}{cells}{row.sum().item():>7.2f}")
+        return "\n".join(lines)
+
+    def strongest(self, head=None):
+        """(query, key, weight) per word from the second one on: the key it looks at most, <s> left aside."""
+        w = self.grid(head)
+        picks = [(i, int(w[i, 1:].argmax()) + 1) for i in range(2, len(self.tokens))]
+        return [(self.tokens[i], self.tokens[j], w[i, j].item()) for i, j in picks]
+
+    def summary(self, head=None):
+        """The table, then the key each word looks at most."""
+        which = f"head {head}" if head else "mean of the heads"
+        lines = [f"Layer {self.layer}, {which}, language model trained {self.lm.history.epochs} epochs on data/corpus",
+                 self.table(head), "Where each word looks most (<s> left aside):"]
+        lines += [f"  {q!r} gives {w:.0%} to {k!r}" for q, k, w in self.strongest(head)]
+        return "\n".join(lines)
+
+
+def deep_dive(sentence=DECK_SENTENCE, length=None, epochs=15, layer=2, seed=0, device=None):
+    """Block `layer` of the corpus language model opened up on '<s>' + the first `length` tokens of `sentence`."""
+    words = tokenize(sentence)
+    length = len(words) if length is None else check_int("length", length, 1, len(words))
+    check_int("layer", layer, 1, ModelConfig.n_layers)
+    ids = with_bos(corpus_vocab(), words[:length])[None]  # (1, T); unknown words raise here, before training
+    lm = language_model(epochs, seed, device)
+    mask = causal_mask(ids.size(1))
+    with torch.no_grad():
+        h = lm.model.embed(ids)  # (1, T, d)
+        for block in lm.model.blocks[:layer - 1]:
+            h, _ = block(h, mask)
+        block = lm.model.blocks[layer - 1]
+        x = block.ln1(h)  # (1, T, d)
+        d, H = x.size(-1), block.attn.n_heads
+        q, k, v = (t.view(-1, H, d // H).transpose(0, 1) for t in block.attn.qkv(x[0]).split(d, dim=-1))  # (H, T, d/H)
+        output, weights = block.attn(x, mask)
+    return DeepDive(["<s>"] + words[:length], layer, x[0], q, k, v, weights[0], output[0], block.attn, lm)
+
+
+def torch_mha(attn):
+    """A torch.nn.MultiheadAttention holding the weights of the course's MultiHeadAttention `attn`."""
+    d = attn.proj.in_features
+    mha = nn.MultiheadAttention(d, attn.n_heads, batch_first=True)
+    with torch.no_grad():  # both keep Wq, Wk, Wv stacked in one (3d, d) matrix, in that order
+        mha.in_proj_weight.copy_(attn.qkv.weight)
+        mha.in_proj_bias.copy_(attn.qkv.bias)
+        mha.out_proj.weight.copy_(attn.proj.weight)
+        mha.out_proj.bias.copy_(attn.proj.bias)
+    return mha.eval()
+
+
+def time_attention(length, heads=4, d_head=16, batch=1, causal=True, repeats=5):
+    """Median time of one scratch attention (softmax(QKᵀ/√d)·V) at `length` on the CPU and the GPU."""
+    check_int("length", length, 1, 16384)
+
+    def make_work(device):
+        gen = torch.Generator().manual_seed(0)
+        q, k, v = (torch.randn(batch, heads, length, d_head, generator=gen).to(device) for _ in range(3))  # (B, H, T, dh)
+        mask = causal_mask(length, device) if causal else None
+        return lambda: attention(q, k, v, mask)
+    return time_devices(make_work, f"attention, {heads} heads of {d_head}, length {length}", repeats=repeats, warmup=1)
+
+
+def show_deep_dive(dive, head=None):
+    """Annotated heatmap of the grid with Σ per row; returns the text summary."""
+    which = f"head {head}" if head else "mean over heads"
+    attention_heatmap(dive.grid(head), dive.tokens, annotate=True, sums=True,
+                      title=f"Layer {dive.layer}, {which}: softmax(QKᵀ/√d) per row")
+    plt.show()
+    return dive.summary(head)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Notebook 10: a small Transformer learns target sentences by heart
+
+class Reproduce(NextWord):
+    """Learn sentences by heart: read <s> w1 … w_{n-1}, predict w2 … wn (w1 is given as the prompt)."""
+
+    def pairs(self, sentences):
+        """Inputs and targets as in NextWord, but w1 is never a target."""
+        x, y = super().pairs(sentences)
+        y[:, 0] = 0  # padding id: ignored by the loss and the accuracy
+        return x, y
+
+
+@torch.no_grad()
+def greedy_decode(model, prompts, n_new):
+    """Extend `prompts` (N, P) by `n_new` tokens, each the most likely next one: (N, P + n_new)."""
+    ids = prompts
+    for _ in range(n_new):
+        nxt = model(ids)[:, -1].argmax(-1, keepdim=True)  # (N, 1)
+        ids = torch.cat([ids, nxt], dim=1)                 # (N, P + i + 1)
+    return ids
+
+
+def snapshot_epochs(epochs, n=5):
+    """`n` evenly spaced epochs from 0 to `epochs` (fewer when epochs < n - 1)."""
+    return tuple(sorted({round(i * epochs / (n - 1)) for i in range(n)}))
+
+
+@dataclass
+class TrainingDemo:
+    """What the model wrote, and where it looked, at the chosen epochs of learning its targets."""
+    targets: list       # target texts, cut to `length` tokens
+    prompts: list       # the first word of each: the model is given it and writes the rest
+    length: int         # tokens per target
+    outputs: dict       # epoch -> the model's text for each target
+    right: dict         # epoch -> words written right (same word at the same place), per target
+    attention: dict     # epoch -> every layer's weights on the first target, (L, H, T, T)
+    tokens: list        # the first target's input tokens, '<s>' first
+    history: History    # test_loss / test_acc on the targets at epochs 0..E
+    params: int         # the model's parameter count
+    model: TransformerModel = field(repr=False)
+
+    @property
+    def epochs(self):
+        """Epochs trained."""
+        return self.history.epochs
+
+    @property
+    def final(self):
+        """The model's texts after the last epoch."""
+        return self.outputs[max(self.outputs)]
+
+    @property
+    def first_perfect(self):
+        """First epoch at which every word of every target comes out right, or None."""
+        return next((e for e, acc in enumerate(self.history.test_acc) if acc == 1.0), None)
+
+    def focus(self, layer=1):
+        """Epoch -> how sharply layer `layer` looks: each head's largest weight per row, averaged (row <s> left out)."""
+        return {e: w[layer - 1, :, 1:].max(-1).values.mean().item() for e, w in self.attention.items()}
+
+    def table(self):
+        """Epoch by epoch: loss on the targets, words right, and the text written for each target."""
+        total = sum(len(tokenize(t)) - 1 for t in self.targets)
+        lines = []
+        for epoch, texts in self.outputs.items():
+            lines.append(f"epoch {epoch:>4}  loss {self.history.test_loss[epoch]:5.2f}  "
+                         f"words right {sum(self.right[epoch]):>2}/{total}")
+            lines += [f"    {p!r} -> {t}" for p, t in zip(self.prompts, texts)]
+        return "\n".join(lines)
+
+    def summary(self):
+        """The table, then the verdict against the targets."""
+        done = self.first_perfect
+        verdict = (f"every word right (teacher forced) from epoch {done} on" if done is not None
+                   else "not every word right yet")
+        exact = sum(o == t for o, t in zip(self.final, self.targets))
+        return (f"{len(self.targets)} target(s) of up to {self.length} tokens, {self.epochs} epochs, "
+                f"{self.params:,} parameters\n{self.table()}\n"
+                f"{exact}/{len(self.targets)} targets reproduced exactly at epoch {self.epochs}; {verdict}")
+
+
+def training_demo(epochs=60, length=11, n_sentences=3, show_epochs=None, targets=TARGETS, seed=0,
+                  device=None, lr=1e-3, progress=False):
+    """Teach a fresh causal Transformer `n_sentences` targets; keep its writing and attention at `show_epochs`."""
+    check_int("epochs", epochs, 1, MAX_EPOCHS)
+    check_int("length", length, 2, MAX_TOKENS - 1)
+    check_int("n_sentences", n_sentences, 1, len(targets))
+    show = snapshot_epochs(epochs) if show_epochs is None else tuple(sorted(set(show_epochs)))
+    for e in show:
+        check_int("show_epochs item", e, 0, epochs)
+    vocab = corpus_vocab()
+    words = [tokenize(t)[:length] for t in targets[:n_sentences]]
+    if len({w[0] for w in words}) < len(words):
+        raise ValueError("targets must start with different words (the first word is each one's prompt)")
+    task = Reproduce(words, words, vocab, batch_size=len(words))
+    prompts = torch.stack([with_bos(vocab, w[:1]) for w in words])  # (N, 2): <s> and the first word
+    first = task.test_x[:1, :len(words[0])]                          # (1, T): the first target's input
+    n_new = max(len(w) for w in words) - 1
+    outputs, right, attn = {}, {}, {}
+
+    def snapshot(epoch, model):
+        if epoch not in show:
+            return
+        where = next(model.parameters()).device
+        ids = greedy_decode(model, prompts.to(where), n_new).cpu()  # (N, 2 + n_new)
+        texts = [ids[i, 1:len(w) + 1] for i, w in enumerate(words)]
+        outputs[epoch] = [vocab.decode(t) for t in texts]
+        right[epoch] = [sum(a == b for a, b in zip(t[1:].tolist(), vocab.encode(w[1:]).tolist()))
+                        for t, w in zip(texts, words)]
+        with torch.no_grad():
+            _, weights = model(first.to(where), return_attention=True)
+        attn[epoch] = torch.stack([w[0] for w in weights]).cpu()  # (L, H, T, T)
+
+    seed_everything(seed)
+    model = TransformerModel(model_config(vocab))
+    history = train(model, task, TrainConfig(epochs=epochs, lr=lr, seed=seed, device=device, progress=progress),
+                    callback=snapshot)
+    shown_targets = [vocab.decode(vocab.encode(w)) for w in words]
+    return TrainingDemo(shown_targets, [w[0] for w in words], length, outputs, right, attn,
+                        [BOS] + words[0][:-1], history, model.n_params(), model.cpu())
+
+
+def time_demo_step(length=11, n_sentences=3, targets=TARGETS, repeats=5):
+    """Median time of one training step of the demo (forward, backward, Adam) on the CPU and the GPU."""
+    check_int("length", length, 2, MAX_TOKENS - 1)
+    check_int("n_sentences", n_sentences, 1, len(targets))
+    vocab = corpus_vocab()
+    words = [tokenize(t)[:length] for t in targets[:n_sentences]]
+    task = Reproduce(words, words, vocab, batch_size=len(words))
+
+    def make_work(device):
+        seed_everything(0)
+        model = TransformerModel(model_config(vocab)).to(device)
+        opt = torch.optim.Adam(model.parameters())
+        x, y = task.train_x.to(device), task.train_y.to(device)  # (N, T) each
+
+        def step():
+            loss = task.loss(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return step
+    return time_devices(make_work, f"one training step: {n_sentences} target(s) of {length} tokens", repeats=repeats)
+
+
+def plot_learning(demo):
+    """Loss on the targets and the share of words right, per epoch, with the snapshot epochs marked."""
+    h = demo.history
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.4))
+    ax_loss.plot(range(1, h.epochs + 1), h.train_loss, "-", color="#1f77b4", label="training batch")
+    ax_loss.plot(range(len(h.test_loss)), h.test_loss, ":", color="#1f77b4", label="after the epoch")
+    ax_acc.plot(range(len(h.test_acc)), h.test_acc, "-", color="#1f77b4")
+    for e in demo.outputs:
+        ax_loss.axvline(e, color="#888", lw=0.6, ls="--")
+        ax_acc.axvline(e, color="#888", lw=0.6, ls="--")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss on the target sentences", yscale="log")
+    ax_acc.set(xlabel="epoch", ylabel="next word right (teacher forced)", ylim=(-0.02, 1.02),
+               title="words right, given the right words before")
+    ax_loss.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_filmstrip(demo, layer=1, head=None):
+    """One attention grid per snapshot epoch, side by side on one colour scale (0 to 1)."""
+    L, H = next(iter(demo.attention.values())).shape[:2]
+    check_int("layer", layer, 1, L)
+    if head is not None:
+        check_int("head", head, 1, H)
+    epochs = list(demo.attention)
+    fig, axes = plt.subplots(1, len(epochs), figsize=(2.6 * len(epochs) + 1.4, 3.6), squeeze=False, layout="constrained")
+    T = len(demo.tokens)
+    for ax, e in zip(axes[0], epochs):
+        w = demo.attention[e][layer - 1]  # (H, T, T)
+        grid = w.mean(0) if head is None else w[head - 1]
+        im = ax.imshow(grid.numpy(), cmap="Blues", vmin=0, vmax=1)
+        ax.set_title(f"epoch {e}\nloss {demo.history.test_loss[e]:.2f}", fontsize=9)
+        ax.set_xticks(range(T), demo.tokens, rotation=90, fontsize=7)
+        ax.set_yticks(range(T), demo.tokens if ax is axes[0, 0] else [""] * T, fontsize=7)
+    which = "mean over heads" if head is None else f"head {head}"
+    fig.suptitle(f"Attention on the first target, layer {layer} ({which}): rows look at columns", fontsize=10)
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.7, label="attention weight")
+    return fig
+
+
+def show_training(demo, layer=1):
+    """Draw the curves and the filmstrip of `layer`; return the summary text."""
+    plot_learning(demo)
+    plt.show()
+    plot_filmstrip(demo, layer)
+    plt.show()
+    return demo.summary()
