@@ -1,0 +1,320 @@
+"""Anatomy of a layer: what Table 1 of "Attention Is All You Need" counts, measured on the course's own
+layers (dependent operations from the autograd graph, reach from forward-mode derivatives, FLOPs from the
+shapes of the matrix products); the softmax saturation behind the √d; and two drawings: the LSTM's chain
+against attention's web, and attention as arcs."""
+import math
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.autograd.forward_ad as fwAD
+import torch.nn as nn
+import torch.nn.functional as F
+from matplotlib.collections import LineCollection
+from matplotlib.patches import Arc
+
+from .models import Block, LSTMModel, ModelConfig, MultiHeadAttention
+from .tasks import check_int
+
+KINDS = ("self-attention", "recurrent", "convolutional", "restricted")
+TABLE1 = {  # Vaswani et al. (2017), Table 1: (complexity per layer, sequential operations, maximum path length)
+    "self-attention": ("O(n²·d)", "O(1)", "O(1)"),
+    "recurrent": ("O(n·d²)", "O(n)", "O(n)"),
+    "convolutional": ("O(k·n·d²)", "O(1)", "O(log_k(n))"),
+    "restricted": ("O(r·n·d)", "O(1)", "O(n/r)"),
+}
+MAX_N = 1024  # longest sequence the counts accept
+
+
+@dataclass
+class AnatomyConfig:
+    d_model: int = 64  # width d of every layer
+    n_heads: int = 4   # attention heads
+    kernel: int = 3    # convolution kernel width k; layer l is dilated by k**l
+    window: int = 4    # restricted self-attention: each position sees `window` neighbours on each side
+    seed: int = 0      # seeds the random weights
+
+
+class DilatedConv(nn.Module):
+    """x + tanh(conv(x)), causal, width k, dilated by k**index (WaveNet): L layers see k**L positions."""
+
+    def __init__(self, d, k, index):
+        super().__init__()
+        self.pad = (k - 1) * k ** index  # left padding: output t reads t, t - k**index, ...
+        self.conv = nn.Conv1d(d, d, k, dilation=k ** index)
+
+    def forward(self, x):
+        """(B, T, d) -> (B, T, d)."""
+        h = F.pad(x.transpose(1, 2), (self.pad, 0))  # (B, d, pad + T)
+        return x + torch.tanh(self.conv(h).transpose(1, 2))  # conv gives (B, d, T)
+
+
+class Recurrent(nn.Module):
+    """The recurrent layer of the course's LSTMModel (one torch.nn.LSTM layer)."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.lstm = LSTMModel(ModelConfig(d_model=cfg.d_model, n_layers=1)).lstm
+
+    def forward(self, x):
+        """(B, T, d) -> hidden state at every step (B, T, d)."""
+        return self.lstm(x)[0]
+
+
+class Attention(nn.Module):
+    """The course's Transformer block, seeing every position or only a band of +-`window` positions."""
+
+    def __init__(self, cfg, window=None):
+        super().__init__()
+        self.block = Block(ModelConfig(d_model=cfg.d_model, n_heads=cfg.n_heads))
+        self.window = window
+
+    def forward(self, x):
+        """(B, T, d) -> (B, T, d)."""
+        mask = None
+        if self.window is not None:
+            i = torch.arange(x.size(1), device=x.device)
+            mask = (i[:, None] - i[None, :]).abs() <= self.window  # (T, T), True = may look
+        return self.block(x, mask)[0]
+
+
+def check_config(cfg):
+    """Raise ValueError for an AnatomyConfig out of range; return it."""
+    check_int("d_model", cfg.d_model, 1, 4096)
+    check_int("n_heads", cfg.n_heads, 1, cfg.d_model)
+    check_int("kernel", cfg.kernel, 2, 16)
+    check_int("window", cfg.window, 1, MAX_N)
+    if cfg.d_model % cfg.n_heads:
+        raise ValueError(f"d_model ({cfg.d_model}) must be a multiple of n_heads ({cfg.n_heads})")
+    return cfg
+
+
+def make_layer(kind, cfg=AnatomyConfig(), index=0):
+    """Layer number `index` of a stack of `kind` (one of KINDS), with seeded random weights."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
+    check_config(cfg)
+    torch.manual_seed(cfg.seed + index)
+    if kind == "recurrent":
+        return Recurrent(cfg)
+    if kind == "convolutional":
+        return DilatedConv(cfg.d_model, cfg.kernel, index)
+    return Attention(cfg, cfg.window if kind == "restricted" else None)
+
+
+@contextmanager
+def unfused():
+    """For counting: nn.LSTM step by step (oneDNN's fused kernel hides the steps), one thread, torch's notes muted."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
+            warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated", category=DeprecationWarning)
+            with torch.backends.mkldnn.flags(enabled=False):
+                yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def critical_path(out, leaf):
+    """Longest chain of dependent autograd operations from `leaf` to `out`; None if `out` does not use it."""
+    memo, stack = {}, [(out.grad_fn, False)]
+    while stack:
+        fn, expanded = stack.pop()
+        if fn in memo:
+            continue
+        if getattr(fn, "variable", None) is leaf:
+            memo[fn] = 0
+            continue
+        children = [c for c, _ in fn.next_functions if c is not None]
+        if not expanded:
+            stack.append((fn, True))
+            stack.extend((c, False) for c in children if c not in memo)
+            continue
+        depths = [memo[c] for c in children if memo.get(c) is not None]
+        memo[fn] = 1 + max(depths) if depths else None
+    return memo[out.grad_fn]
+
+
+def check_n(n):
+    """Raise ValueError unless n is a sequence length the counts accept."""
+    return check_int("n", n, 2, MAX_N)
+
+
+def sequential_ops(kind, n, cfg=AnatomyConfig()):
+    """Operations one layer must run one after another over n tokens: its autograd critical path."""
+    check_n(n)
+    layer = make_layer(kind, cfg)
+    x = torch.randn(1, n, cfg.d_model, requires_grad=True)  # (1, n, d)
+    with unfused():
+        return critical_path(layer(x), x)
+
+
+def reach(kind, n, cfg=AnatomyConfig(), layers=1, until_connected=False):
+    """(L, n) bool: after each stacked layer, which outputs depend on token 1 (∂y_t/∂x_1 ≠ 0), by forward mode."""
+    check_n(n)
+    check_int("layers", layers, 1, MAX_N)
+    x = torch.randn(1, n, cfg.d_model, dtype=torch.float64)  # (1, n, d)
+    tangent = torch.zeros_like(x)
+    tangent[0, 0] = torch.randn(cfg.d_model, dtype=torch.float64)  # nudge token 1 only; float64: no underflow to 0
+    rows = []
+    with unfused(), torch.no_grad(), fwAD.dual_level():
+        h = fwAD.make_dual(x, tangent)
+        for index in range(layers):
+            h = make_layer(kind, cfg, index).double()(h)
+            rows.append(fwAD.unpack_dual(h).tangent[0].abs().sum(-1) > 0)  # (n,)
+            if until_connected and rows[-1][-1]:  # the last output depends on token 1: stop stacking
+                break
+    return torch.stack(rows)  # (L, n)
+
+
+def layers_to_connect(kind, n, cfg=AnatomyConfig()):
+    """Fewest stacked layers of `kind` after which the last of n outputs depends on token 1."""
+    rows = reach(kind, n, cfg, layers=n, until_connected=True)
+    if not rows[-1, -1]:
+        raise ValueError(f"token 1 does not reach position {n} through {n} layers of {kind!r}")
+    return len(rows)
+
+
+def path_ops(kind, n, cfg=AnatomyConfig()):
+    """(layers, ops): the fewest layers joining token 1 to output n, and the dependent ops between the two."""
+    layers = layers_to_connect(kind, n, cfg)
+    x1 = torch.randn(1, 1, cfg.d_model, requires_grad=True)  # token 1, its own leaf
+    h = torch.cat([x1, torch.randn(1, n - 1, cfg.d_model)], dim=1)  # (1, n, d)
+    with unfused():
+        for index in range(layers):
+            h = make_layer(kind, cfg, index)(h)
+        return layers, critical_path(h[0, -1], x1)
+
+
+def matmul_flops(layer, n, d):
+    """FLOPs (2 per multiply-add) of one forward's weight ("n·d²") and token-token ("n²·d") matrix products."""
+    counts = {"n·d²": 0, "n²·d": 0}
+
+    def count(module, inputs, output):
+        x = inputs[0]
+        if isinstance(module, nn.Linear):  # every input row times the (in, out) weight
+            counts["n·d²"] += 2 * x.numel() * module.out_features
+        elif isinstance(module, nn.Conv1d):  # every output value reads in_channels x k inputs
+            counts["n·d²"] += 2 * output.numel() * module.in_channels * module.kernel_size[0]
+        elif isinstance(module, nn.LSTM):  # batch_first; every step: 4 gates from the input and from h_(t-1)
+            B, T, _ = x.shape
+            sizes = [module.input_size] + [module.hidden_size] * (module.num_layers - 1)
+            counts["n·d²"] += sum(2 * B * T * 4 * module.hidden_size * (i + module.hidden_size) for i in sizes)
+        elif isinstance(module, MultiHeadAttention):  # Q·Kᵀ and weights·V, (B, H, T, T) x d/H each
+            B, H, T, _ = output[1].shape
+            counts["n²·d"] += 2 * 2 * B * H * T * T * (x.size(-1) // H)
+
+    handles = [m.register_forward_hook(count) for m in layer.modules()]
+    try:
+        with unfused(), torch.no_grad():
+            layer(torch.randn(1, n, d))  # (1, n, d)
+    finally:
+        for h in handles:
+            h.remove()
+    return counts
+
+
+def flops(kind, n, cfg=AnatomyConfig()):
+    """Matrix-product FLOPs of one layer of `kind` over n tokens: {"n·d²": …, "n²·d": …, "total": …}."""
+    check_n(n)
+    counts = matmul_flops(make_layer(kind, cfg), n, cfg.d_model)
+    return {**counts, "total": counts["n·d²"] + counts["n²·d"]}
+
+
+def measure(kinds=KINDS, ns=(16, 32, 64, 128), cfg=AnatomyConfig()):
+    """Every count of Table 1 for each kind and n: a list of dicts, one per (kind, n)."""
+    rows = []
+    for kind in kinds:
+        for n in ns:
+            layers, ops = path_ops(kind, n, cfg)
+            rows.append({"kind": kind, "n": n, "sequential_ops": sequential_ops(kind, n, cfg),
+                         "layers_to_connect": layers, "path_ops": ops, **flops(kind, n, cfg)})
+    return rows
+
+
+def growth_exponent(ns, values):
+    """Slope of log(value) against log(n): 0 = constant, 1 = linear, 2 = quadratic."""
+    ns, values = np.asarray(ns, float), np.asarray(values, float)
+    if len(ns) < 2 or len(ns) != len(values) or (ns <= 0).any() or (values <= 0).any():
+        raise ValueError("ns and values must be two equally long lists (at least 2) of positive numbers")
+    return round(float(np.polyfit(np.log(ns), np.log(values), 1)[0]), 6) + 0.0  # + 0.0: no "-0.00"
+
+
+def softmax_saturation(dims, n_keys=16, trials=256, scaled=True, seed=0):
+    """Mean largest softmax weight of q·kᵀ (÷√d when `scaled`) over random N(0, 1) vectors, per d in `dims`."""
+    check_int("n_keys", n_keys, 2, 100_000)
+    check_int("trials", trials, 1, 100_000)
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for d in dims:
+        check_int("d", d, 1, 100_000)
+        q = torch.randn(trials, 1, d, generator=gen)       # (trials, 1, d)
+        k = torch.randn(trials, n_keys, d, generator=gen)  # (trials, n_keys, d)
+        scores = (q @ k.transpose(1, 2)).squeeze(1)        # (trials, n_keys)
+        if scaled:
+            scores = scores / math.sqrt(d)
+        out.append(scores.softmax(-1).max(-1).values.mean().item())
+    return out
+
+
+def draw_chain_and_web(n, axes=None, causal=False):
+    """The LSTM's chain x_t -> h_t -> h_(t+1) beside attention's web; token 1's route to the last output in red."""
+    check_int("n", n, 2, 64)
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 3.2))
+    chain, web = axes
+    xs = np.arange(n)
+    for ax, name in ((chain, "h"), (web, "y")):
+        ax.scatter(xs, np.zeros(n), s=120, color="#cccccc", zorder=3)
+        ax.scatter(xs, np.ones(n), s=120, color="#d62728" if ax is chain else "#1f77b4", zorder=3)
+        if n <= 16:
+            for t in xs:
+                ax.annotate(f"x{t + 1}", (t, -0.22), ha="center", va="top", fontsize=8)
+                ax.annotate(f"{name}{t + 1}", (t, 1.22), ha="center", va="bottom", fontsize=8)
+        ax.set(xlim=(-0.7, n - 0.3), ylim=(-0.6, 1.6), xticks=[], yticks=[])
+        ax.axis("off")
+    for t in xs:  # chain: input to state, state to next state
+        chain.plot([t, t], [0, 1], color="#999999", lw=1, zorder=1)
+        if t + 1 < n:
+            chain.annotate("", (t + 1 - 0.1, 1), (t + 0.1, 1),
+                           arrowprops={"arrowstyle": "->", "color": "#d62728", "lw": 1.5})
+    chain.plot([0, 0], [0, 1], color="#d62728", lw=2.5, zorder=2)
+    chain.set_title(f"recurrent: token 1 reaches h{n} after {n - 1} dependent steps", fontsize=10)
+    pairs = [(i, j) for j in xs for i in (xs[:j + 1] if causal else xs)]  # output j reads input i
+    web.add_collection(LineCollection([[(i, 0), (j, 1)] for i, j in pairs], colors="#1f77b4",
+                                      linewidths=0.8, alpha=max(0.08, min(0.6, 6 / n)), zorder=1))
+    web.plot([0, n - 1], [0, 1], color="#d62728", lw=2.5, zorder=2)
+    mask = ", causal mask" if causal else ""
+    web.set_title(f"self-attention{mask}: token 1 reaches y{n} in one step", fontsize=10)
+    return axes
+
+
+def arc_diagram(weights, tokens, ax=None, min_weight=0.05, color="#1f77b4", future_color="#ff7f0e", title=None):
+    """Attention as arcs query -> key (width = weight, `future_color` when the key is later); dots = self-weight."""
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 2 or w.shape != (len(tokens), len(tokens)):
+        raise ValueError(f"weights must be a square grid of shape ({len(tokens)}, {len(tokens)}), got {w.shape}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(min(2 + 0.7 * len(tokens), 14), 3.2))
+    T = len(tokens)
+    for q in range(T):
+        for k in range(T):
+            if q != k and w[q, k] >= min_weight:
+                span = abs(q - k)
+                ax.add_patch(Arc(((q + k) / 2, 0), span, span * 0.9, theta1=0, theta2=180,
+                                 color=future_color if k > q else color,
+                                 lw=0.4 + 5 * w[q, k], alpha=min(1.0, 0.15 + w[q, k])))
+    ax.scatter(range(T), np.zeros(T), s=20 + 300 * np.diag(w), color="#444444", zorder=3)
+    for t, tok in enumerate(tokens):
+        ax.annotate(tok, (t, -0.15), ha="right", va="top", rotation=45, fontsize=9)
+    ax.set(xlim=(-0.8, T - 0.2), ylim=(-1.2 - 0.08 * max(len(t) for t in tokens), max(1.0, 0.47 * (T - 1))),
+           xticks=[], yticks=[])
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
