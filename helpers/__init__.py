@@ -3,7 +3,7 @@ from .tasks import LETTERS, MAX_LENGTH, RecallConfig, FirstLetterRecall, encode,
 from .models import (attention, causal_mask, LSTMCell, ModelConfig, RNNModel, LSTMModel,
                      TransformerModel, MultiHeadAttention, build_model)
 from .device import pick_device, device_name, time_call, time_devices, Timing, NO_GPU
-from .train import TrainConfig, History, train, evaluate, seed_everything, MAX_EPOCHS
+from .train import TrainConfig, History, train, evaluate, seed_everything, time_training_steps, MAX_EPOCHS
 from .experiments import amnesia_test, AmnesiaResult, time_training_step, KINDS, NAMES
 from .plots import plot_history, attention_heatmap, show_amnesia, position_labels
 from .corpus import tokenize, load_sentences, Vocab, NextWord, corpus_task, CORPUS_DIR

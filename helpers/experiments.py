@@ -2,12 +2,11 @@
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 
-from .device import pick_device, time_devices
+from .device import pick_device
 from .models import ModelConfig, build_model
 from .tasks import MAX_LENGTH, FirstLetterRecall, RecallConfig, check_int, decode
-from .train import MAX_EPOCHS, TrainConfig, seed_everything, train
+from .train import MAX_EPOCHS, TrainConfig, seed_everything, time_training_steps, train
 
 KINDS = ("rnn", "lstm", "transformer")
 NAMES = {"rnn": "Plain RNN", "lstm": "LSTM", "transformer": "Transformer"}
@@ -80,17 +79,6 @@ def time_training_step(kind="transformer", length=20, batch_size=64, model_cfg=N
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
 
-    def make_work(device):
-        seed_everything(0)
-        model = build_model(kind, model_cfg or ModelConfig()).to(device)
-        opt = torch.optim.Adam(model.parameters())
-        x = torch.randint(0, 26, (batch_size, length), device=device)  # (B, T)
-
-        def step():
-            loss = F.cross_entropy(model(x)[:, -1], x[:, 0])  # answer the first letter at the end
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        return step
-    return time_devices(make_work, f"one training step: {NAMES[kind]}, batch {batch_size}, length {length}",
-                        repeats=repeats)
+    x = torch.randint(0, 26, (batch_size, length), generator=torch.Generator().manual_seed(0))  # (B, T)
+    return time_training_steps(lambda: build_model(kind, model_cfg or ModelConfig()), FirstLetterRecall, (x, x[:, 0]),
+                               f"one training step: {NAMES[kind]}, batch {batch_size}, length {length}", repeats)

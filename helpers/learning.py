@@ -13,7 +13,7 @@ from .device import time_devices
 from .models import ModelConfig, TransformerModel, attention, causal_mask
 from .plots import attention_heatmap
 from .tasks import check_int
-from .train import MAX_EPOCHS, History, TrainConfig, seed_everything, train
+from .train import History, MAX_EPOCHS, TrainConfig, seed_everything, time_training_steps, train
 
 DECK_SENTENCE = "We propose a new simple network architecture, the Transformer."
 TARGETS = (  # the deck's sentence (not in data/corpus), then sentences of data/corpus/train.txt
@@ -294,19 +294,8 @@ def time_demo_step(length=11, n_sentences=3, targets=TARGETS, repeats=5):
     words = [tokenize(t)[:length] for t in targets[:n_sentences]]
     task = Reproduce(words, words, vocab, batch_size=len(words))
 
-    def make_work(device):
-        seed_everything(0)
-        model = TransformerModel(model_config(vocab)).to(device)
-        opt = torch.optim.Adam(model.parameters())
-        x, y = task.train_x.to(device), task.train_y.to(device)  # (N, T) each
-
-        def step():
-            loss = task.loss(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        return step
-    return time_devices(make_work, f"one training step: {n_sentences} target(s) of {length} tokens", repeats=repeats)
+    return time_training_steps(lambda: TransformerModel(model_config(vocab)), task, (task.train_x, task.train_y),
+                               f"one training step: {n_sentences} target(s) of {length} tokens", repeats)
 
 
 def plot_learning(demo):

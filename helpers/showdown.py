@@ -13,12 +13,11 @@ import torch
 import torch.nn.functional as F
 
 from .corpus import BOS, corpus_task, load_sentences, tokenize
-from .device import time_devices
 from .experiments import NAMES
 from .models import ModelConfig, build_model
 from .plots import COLORS, attention_heatmap, plot_history
 from .tasks import check_int
-from .train import MAX_EPOCHS, TrainConfig, seed_everything, train
+from .train import MAX_EPOCHS, TrainConfig, seed_everything, time_training_steps, train
 from .widgets import Panel
 
 KINDS = ("lstm", "transformer")  # the two contestants
@@ -234,20 +233,10 @@ def time_lm_step(kind="transformer", batch_size=32, repeats=5):
         raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
     task = corpus_task(batch_size=batch_size)
 
-    def make_work(device):
-        seed_everything(0)
-        model = build_model(kind, model_config(task)).to(device)
-        opt = torch.optim.Adam(model.parameters())
-        x, y = task.train_x[:batch_size].to(device), task.train_y[:batch_size].to(device)  # (B, T) each
-
-        def step():
-            loss = task.loss(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        return step
-    return time_devices(make_work, f"one training step of the {NAMES[kind]} language model, "
-                                   f"batch {batch_size}, length {task.max_len}", repeats=repeats)
+    batch = (task.train_x[:batch_size], task.train_y[:batch_size])  # (B, T) each
+    return time_training_steps(lambda: build_model(kind, model_config(task)), task, batch,
+                               f"one training step of the {NAMES[kind]} language model, "
+                               f"batch {batch_size}, length {task.max_len}", repeats)
 
 
 @dataclass

@@ -78,10 +78,12 @@ class FirstLetterRecall:
         """The model answers at the last position: (B, T, V) -> (B, V)."""
         return logits[:, -1]
 
-    def loss(self, logits, y):
+    @staticmethod
+    def loss(logits, y):
         """Cross-entropy of the answer."""
-        return F.cross_entropy(self.answer_logits(logits), y)
+        return F.cross_entropy(FirstLetterRecall.answer_logits(logits), y)
 
-    def accuracy(self, logits, y):
+    @staticmethod
+    def accuracy(logits, y):
         """Fraction of right answers."""
-        return (self.answer_logits(logits).argmax(-1) == y).float().mean().item()
+        return (FirstLetterRecall.answer_logits(logits).argmax(-1) == y).float().mean().item()

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from .device import pick_device
+from .device import pick_device, time_devices
 from .tasks import check_int
 
 MAX_EPOCHS = 1000  # the most epochs one call may ask for
@@ -100,3 +100,22 @@ def train(model, task, cfg=TrainConfig(), callback=None):
         model.eval()
     hist.seconds = time.perf_counter() - start
     return hist
+
+
+def time_training_steps(build, task, batch, what, repeats=5):
+    """Median time of one training step (forward, backward, Adam) of build() on `batch` = (x, y),
+    on the CPU and on the GPU side by side (helpers.time_devices)."""
+
+    def make_work(device):
+        seed_everything(0)
+        model = build().to(device)
+        opt = torch.optim.Adam(model.parameters())
+        x, y = (t.to(device) for t in batch)
+
+        def step():
+            loss = task.loss(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return step
+    return time_devices(make_work, what, repeats=repeats)
