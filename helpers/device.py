@@ -39,7 +39,8 @@ def device_name(device):
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         return "Apple GPU (MPS)"
-    return f"CPU, {torch.get_num_threads()} threads"
+    n = torch.get_num_threads()
+    return f"CPU, {n} thread{'s' if n > 1 else ''}"
 
 
 def synchronize(device):
