@@ -8,8 +8,6 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 # Notebooks are stored as they execute headless; the tests run them the same way.
 export PYTHONHASHSEED := 0
 export MPLBACKEND := module://matplotlib_inline.backend_inline
-# torch's OpenMP threads sleep instead of spinning when they wait: same results, far faster on a busy CPU
-export OMP_WAIT_POLICY := PASSIVE
 
 .PHONY: lab test unit notebooks execute html browser-setup clean
 
