@@ -49,8 +49,11 @@ html: $(STAMP)  ## export every notebook (stored outputs, nothing re-run) to bui
 	  --SlidesExporter.jquery_url=lib/jquery.min.js notebooks/[0-9][0-9]_*.ipynb
 	@echo "handouts: build/html/*.html   slides (offline): build/slides/*.slides.html"
 
-browser-setup:  ## Debian's Chromium for the browser tests (installed as root when missing)
-	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium missing and not root: browser tests will skip"; }
+browser-setup:  ## Debian's Chromium and a Tamil font for the browser tests (installed as root when missing)
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi tamil; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium fonts-lohit-taml >/dev/null; \
+	  else echo "chromium or a Tamil font missing and not root: browser tests may skip"; fi; \
+	fi
 
 clean:
 	rm -rf $(VENV) build test-output
