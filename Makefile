@@ -36,18 +36,21 @@ execute: $(STAMP)  ## re-execute every notebook in place (run after changing hel
 	  ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 "$$nb" || exit 1; \
 	done
 
-REVEAL := build/vendor/node_modules
+VENDOR := build/vendor/node_modules
+LIB    := ../lib
+OFFLINE := --HTMLExporter.require_js_url=$(LIB)/require.js --HTMLExporter.jquery_url=$(LIB)/jquery.min.js \
+           --HTMLExporter.mathjax_url='$(LIB)/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe'
 html: $(STAMP)  ## export every notebook (stored outputs, nothing re-run) to build/html and offline slides to build/slides
-	mkdir -p build/html build/slides/lib
-	test -d $(REVEAL)/reveal.js || npm install --silent --no-audit --no-fund --prefix build/vendor reveal.js@4.6.0 requirejs@2.3.7 jquery@3.7.1
-	rm -rf build/slides/reveal.js && mkdir -p build/slides/reveal.js
-	cp -r $(REVEAL)/reveal.js/dist $(REVEAL)/reveal.js/plugin build/slides/reveal.js/
-	cp $(REVEAL)/requirejs/require.js $(REVEAL)/jquery/dist/jquery.min.js build/slides/lib/
-	$(BIN)/jupyter nbconvert --log-level=WARN --to html --output-dir build/html notebooks/[0-9][0-9]_*.ipynb
-	$(BIN)/jupyter nbconvert --log-level=WARN --to slides --output-dir build/slides \
-	  --SlidesExporter.reveal_url_prefix=reveal.js --SlidesExporter.require_js_url=lib/require.js \
-	  --SlidesExporter.jquery_url=lib/jquery.min.js notebooks/[0-9][0-9]_*.ipynb
-	@echo "handouts: build/html/*.html   slides (offline): build/slides/*.slides.html"
+	mkdir -p build/html build/slides build/lib
+	test -d $(VENDOR)/mathjax || npm install --silent --no-audit --no-fund --prefix build/vendor \
+	  reveal.js@4.6.0 requirejs@2.3.7 jquery@3.7.1 mathjax@2.7.9
+	rm -rf build/lib/* && mkdir -p build/lib/reveal.js
+	cp -r $(VENDOR)/reveal.js/dist $(VENDOR)/reveal.js/plugin build/lib/reveal.js/
+	cp -r $(VENDOR)/requirejs/require.js $(VENDOR)/jquery/dist/jquery.min.js $(VENDOR)/mathjax build/lib/
+	$(BIN)/jupyter nbconvert --log-level=ERROR --to html --output-dir build/html $(OFFLINE) notebooks/[0-9][0-9]_*.ipynb
+	$(BIN)/jupyter nbconvert --log-level=ERROR --to slides --output-dir build/slides $(OFFLINE) \
+	  --SlidesExporter.reveal_url_prefix=$(LIB)/reveal.js notebooks/[0-9][0-9]_*.ipynb
+	@echo "handouts: build/html/*.html   slides (offline, arrow keys): build/slides/*.slides.html"
 
 browser-setup:  ## Debian's Chromium and a Tamil font for the browser tests (installed as root when missing)
 	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi tamil; then \
