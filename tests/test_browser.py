@@ -79,6 +79,14 @@ def browser():
         b.close()
 
 
+def open_page(browser, url, timeout_s, width=1400, height=1000):
+    """A new page at `url`, every wait bounded by `timeout_s`."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.set_default_timeout(timeout_s * 1000)
+    page.goto(url)
+    return page
+
+
 def summary_text(page):
     """The amnesia panel's printed result."""
     return page.locator(".panel-summary").first.inner_text()
@@ -86,9 +94,7 @@ def summary_text(page):
 
 def test_amnesia_notebook_runs_and_reacts_to_the_slider(lab, browser):
     base, token = lab
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(240_000)
-    page.goto(f"{base}/lab/tree/{AMNESIA}?token={token}&reset")
+    page = open_page(browser, f"{base}/lab/tree/{AMNESIA}?token={token}&reset", 240)
     page.wait_for_function("window.jupyterapp && document.querySelector('.jp-Notebook')")
     page.wait_for_selector("#jp-main-statusbar >> text=Idle")
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
@@ -126,9 +132,7 @@ def test_amnesia_notebook_runs_and_reacts_to_the_slider(lab, browser):
 
 def test_rise_slideshow_steps_with_arrow_keys(lab, browser):
     base, token = lab
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.set_default_timeout(120_000)
-    page.goto(f"{base}/rise/{SLIDES}?token={token}")
+    page = open_page(browser, f"{base}/rise/{SLIDES}?token={token}", 120, 1280, 800)
     page.wait_for_selector(".reveal .slides section.present")
     first = page.evaluate("document.querySelector('.reveal .slides section.present').innerText")
     indices = []
