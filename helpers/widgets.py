@@ -27,7 +27,7 @@ class Panel(W.VBox):
         self.message = W.HTML()
         self.summary = W.HTML()
         self.out = W.Output()
-        self.result, self.runs = None, 0
+        self.result, self.runs, self.last_message = None, 0, ""
         for name, widget in [("length", self.length), ("epochs", self.epochs), ("run", self.button),
                              ("message", self.message), ("summary", self.summary)]:
             widget.add_class(f"panel-{name}")  # stable hooks for the browser tests

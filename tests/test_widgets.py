@@ -42,3 +42,11 @@ def test_amnesia_panel_shows_a_real_result_and_reruns():
     panel.length.value = 6
     assert "Length 6, 1 epochs" in panel.text and panel.result.length == 6
     assert panel.text != first
+
+
+def test_panel_without_auto_run_waits_for_run():
+    calls = []
+    panel = helpers.Panel(fake_experiment(calls), str, length=(2, 50, 10), epochs=(1, 5, 2), auto_run=False)
+    assert calls == [] and panel.result is None and panel.last_message == ""
+    panel.button.click()
+    assert calls == [(10, 2)] and panel.last_message.startswith("done in")
