@@ -11,11 +11,10 @@ export MPLBACKEND := module://matplotlib_inline.backend_inline
 
 .PHONY: lab test unit notebooks execute html browser-setup clean
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-test.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
 	touch $(STAMP)
 
 lab: $(STAMP)  ## set up, then open the course in JupyterLab (add ARGS=--no-browser on a headless machine)
@@ -30,10 +29,12 @@ unit: $(STAMP)  ## only the unit tests of helpers
 notebooks: $(STAMP)  ## only nbval over the notebooks
 	$(BIN)/python -m pytest notebooks $(NBVAL) -p no:cacheprovider $(ARGS)
 
-execute: $(STAMP)  ## re-execute every notebook in place (run after changing helpers/)
+execute: $(STAMP)  ## re-execute every notebook in place, then store it compactly: widget state dropped afterwards
+# (nbclient 0.11 fails on Output widgets when told not to store their state)
 	cd notebooks && for nb in $(or $(NB),[0-9][0-9]_*.ipynb); do \
 	  echo "executing $$nb"; \
 	  ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 "$$nb" || exit 1; \
+	  ../$(BIN)/python ../tools/compact_notebooks.py "$$nb" || exit 1; \
 	done
 
 VENDOR := build/vendor/node_modules

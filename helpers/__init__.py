@@ -1,17 +1,39 @@
-"""helpers: the shared code of the course "From LSTM to Transformer"."""
-from .tasks import LETTERS, MAX_LENGTH, RecallConfig, FirstLetterRecall, encode, decode, check_int
-from .models import (attention, causal_mask, LSTMCell, ModelConfig, RNNModel, LSTMModel,
-                     TransformerModel, MultiHeadAttention, build_model)
-from .device import pick_device, device_name, time_call, time_devices, Timing, NO_GPU
-from .train import TrainConfig, History, train, evaluate, seed_everything, time_training_steps, MAX_EPOCHS
-from .experiments import amnesia_test, AmnesiaResult, time_training_step, KINDS, NAMES
-from .plots import plot_history, attention_heatmap, show_amnesia, position_labels
-from .corpus import tokenize, load_sentences, Vocab, NextWord, corpus_task, CORPUS_DIR
+"""helpers: the shared code of the course "From LSTM to Transformer".
+
+    helpers.core      tasks, models, training, timing, counting (torch only: no matplotlib, no ipywidgets)
+    helpers.lessons   one module per experiment family: amnesia, memory, anatomy, learning, race, scaling, language
+    helpers.view      plots (generic), figures (one per lesson), widgets (Panel and the lessons' panels)
+    helpers.record    the one recorder: python -m helpers.record {race,scaling,amnesia}
+
+The names below are the ones every notebook uses; the rest is imported from its module.
+"""
+from .core.checks import check_int
+from .core.corpus import CORPUS_DIR, NextWord, Vocab, corpus_task, load_sentences, tokenize
+from .core.models import (LSTMCell, LSTMModel, ModelConfig, MultiHeadAttention, RNNModel, TransformerModel, attention,
+                          build_model, causal_mask)
+from .core.tasks import LETTERS, MAX_LENGTH, FirstLetterRecall, RecallConfig, decode, encode
+from .core.timing import NO_GPU, Timing, device_name, pick_device, time_call, time_devices
+from .core.train import (MAX_EPOCHS, History, TrainConfig, evaluate, seed_everything, time_training_step, train,
+                         train_kinds)
+from .lessons.amnesia import KINDS, NAMES, AmnesiaResult, amnesia_test, time_recall_step
+
+VIEW = {"Panel": "widgets", "amnesia_panel": "widgets", "showdown_panel": "widgets", "show_amnesia": "figures",  # name ->
+        "plot_history": "plots", "attention_heatmap": "plots", "position_labels": "plots"}  # its helpers.view module
+
+__all__ = [
+    "check_int", "CORPUS_DIR", "NextWord", "Vocab", "corpus_task", "load_sentences", "tokenize", "LSTMCell",
+    "LSTMModel", "ModelConfig", "MultiHeadAttention", "RNNModel", "TransformerModel", "attention", "build_model",
+    "causal_mask", "LETTERS", "MAX_LENGTH", "FirstLetterRecall", "RecallConfig", "decode", "encode", "NO_GPU",
+    "Timing", "device_name", "pick_device", "time_call", "time_devices", "MAX_EPOCHS", "History", "TrainConfig",
+    "evaluate", "seed_everything", "time_training_step", "train", "train_kinds", "KINDS", "NAMES", "AmnesiaResult",
+    "amnesia_test", "time_recall_step", "Panel", "amnesia_panel", "showdown_panel", "show_amnesia", "plot_history",
+    "attention_heatmap", "position_labels"
+]  # every name above, and the VIEW names loaded on first use
 
 
 def __getattr__(name):
-    """Panel and amnesia_panel load ipywidgets on first use, so recording scripts run without it."""
-    if name in ("Panel", "amnesia_panel"):
-        from . import widgets
-        return getattr(widgets, name)
+    """The VIEW names load matplotlib and ipywidgets on first use: the recorder runs with torch and NumPy alone."""
+    if name in VIEW:
+        import importlib
+        return getattr(importlib.import_module(f".view.{VIEW[name]}", __name__), name)
     raise AttributeError(f"module 'helpers' has no attribute {name!r}")

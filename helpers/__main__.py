@@ -2,12 +2,13 @@
 import argparse
 import sys
 
-from . import bench, learning
-from . import showdown as generative
-from .device import device_name, pick_device
-from .experiments import NAMES, amnesia_test
-from .tasks import MAX_LENGTH, check_int
-from .train import MAX_EPOCHS
+from .core.checks import check_int
+from .core.tasks import MAX_LENGTH
+from .core.timing import device_name, pick_device
+from .core.train import MAX_EPOCHS
+from .lessons import language, learning
+from .lessons import race as speed
+from .lessons.amnesia import NAMES, amnesia_test
 
 WIDTH = 64
 
@@ -50,20 +51,21 @@ def training(args):
 
 
 def race(args):
-    """lstm_vs_transformer_race.py: an LSTM layer against a self-attention layer, four ways."""
-    ways = bench.WAYS if args.device != "cpu" else bench.WAYS[:-1]
+    """lstm_vs_transformer_race.py: an LSTM layer against a self-attention layer, in torch on the CPU and the GPU."""
     if args.device not in (None, "cpu", "cuda"):
         raise ValueError(f"device must be cpu or cuda (or left out) for the race, got {args.device!r}")
+    ways = speed.TORCH_WAYS if args.device != "cpu" else ("torch-cpu",)
     print(banner("SPEED RACE: LSTM against Transformer"))
     print(f"{args.length:,} words, forward + backward, median of {args.epochs} runs ...", flush=True)
-    print(bench.race(words=args.length, ways=ways, repeats=args.epochs, seed=args.seed))
+    print(speed.race(words=args.length, ways=ways, repeats=args.epochs, seed=args.seed))
+    print("Pure Python and NumPy race in notebook 11, where both layers are written out by hand.")
 
 
 def showdown(args):
     """The generative showdown: an LSTM and a Transformer language model write from one prompt."""
     print(banner("GENERATIVE SHOWDOWN: LSTM against Transformer"))
     print(f"Training both language models on data/corpus, {args.epochs} epochs ...", flush=True)
-    result = generative.showdown(prompt=args.prompt, steps=args.length, epochs=args.epochs, temperature=args.temperature,
+    result = language.showdown(prompt=args.prompt, steps=args.length, epochs=args.epochs, temperature=args.temperature,
                       seed=args.seed, device=args.device)
     print(result.summary())
 

@@ -7,7 +7,9 @@ import torch
 from matplotlib.colors import to_rgb
 from matplotlib.patches import Arc
 
-from helpers import anatomy as A
+from helpers.core.counting import critical_path, fit_slope
+from helpers.lessons import anatomy as A
+from helpers.view import figures
 
 SMALL = A.AnatomyConfig(d_model=8, n_heads=2)  # op counts do not depend on the width
 NS = (8, 16, 32)
@@ -18,15 +20,15 @@ def test_critical_path_counts_the_longest_chain():
     unused = torch.randn(3, requires_grad=True)
     y = x * 2                # 1 op
     out = y.sin() + y.exp()  # 2 more on the longest chain
-    assert A.critical_path(out, x) == 3
-    assert A.critical_path(out, unused) is None
+    assert critical_path(out, x) == 3
+    assert critical_path(out, unused) is None
 
 
 def test_recurrent_sequential_ops_grow_linearly_attention_stays_constant():
     ops = {kind: [A.sequential_ops(kind, n, SMALL) for n in NS] for kind in A.KINDS}
     step = ops["recurrent"][1] - ops["recurrent"][0]
     assert step > 0 and ops["recurrent"][2] - ops["recurrent"][1] == 2 * step  # the same ops per extra token
-    assert A.growth_exponent(NS, ops["recurrent"]) > 0.85
+    assert fit_slope(NS, ops["recurrent"]) > 0.85
     for kind in ("self-attention", "convolutional", "restricted"):
         assert len(set(ops[kind])) == 1, f"{kind}: {ops[kind]}"  # independent of n
 
@@ -42,10 +44,10 @@ def test_layers_needed_to_connect_token_1_to_the_last_output():
 def test_path_ops_grow_as_table_1_says():
     paths = {kind: [A.path_ops(kind, n, SMALL)[1] for n in NS] for kind in A.KINDS}
     assert len(set(paths["self-attention"])) == 1
-    assert A.growth_exponent(NS, paths["recurrent"]) > 0.85
-    assert A.growth_exponent(NS, paths["restricted"]) > 0.85
+    assert fit_slope(NS, paths["recurrent"]) > 0.85
+    assert fit_slope(NS, paths["restricted"]) > 0.85
     assert paths["convolutional"][0] < paths["convolutional"][1] < paths["convolutional"][2]
-    assert A.growth_exponent(NS, paths["convolutional"]) < 0.6  # logarithmic, well below linear
+    assert fit_slope(NS, paths["convolutional"]) < 0.6  # logarithmic, well below linear
 
 
 def test_reach_follows_each_layers_wiring():
@@ -70,11 +72,11 @@ def test_flops_from_shapes_match_torch_flop_counter():
 def test_flops_grow_with_n_as_their_terms_say():
     ns = (64, 128, 256)
     att = [A.flops("self-attention", n) for n in ns]
-    assert A.growth_exponent(ns, [f["n²·d"] for f in att]) == pytest.approx(2.0)
-    assert A.growth_exponent(ns, [f["n·d²"] for f in att]) == pytest.approx(1.0)
+    assert fit_slope(ns, [f["n²·d"] for f in att]) == pytest.approx(2.0)
+    assert fit_slope(ns, [f["n·d²"] for f in att]) == pytest.approx(1.0)
     rec = [A.flops("recurrent", n) for n in ns]
     assert all(f["n²·d"] == 0 for f in rec)
-    assert A.growth_exponent(ns, [f["total"] for f in rec]) == pytest.approx(1.0)
+    assert fit_slope(ns, [f["total"] for f in rec]) == pytest.approx(1.0)
     d = A.AnatomyConfig().d_model
     assert att[0]["n²·d"] == 4 * 64 ** 2 * d  # Q·Kᵀ and weights·V, 2 FLOPs per multiply-add each
 
@@ -87,26 +89,26 @@ def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="multiple of n_heads"):
         A.make_layer("self-attention", A.AnatomyConfig(d_model=10, n_heads=4))
     with pytest.raises(ValueError, match="positive numbers"):
-        A.growth_exponent([1, 2], [0, 1])
+        fit_slope([1, 2], [0, 1])
 
 
 def test_growth_exponent_reads_the_power():
-    assert A.growth_exponent([1, 2, 4], [3, 6, 12]) == pytest.approx(1.0)
-    assert A.growth_exponent([1, 2, 4], [5, 5, 5]) == pytest.approx(0.0)
+    assert fit_slope([1, 2, 4], [3, 6, 12]) == pytest.approx(1.0)
+    assert fit_slope([1, 2, 4], [5, 5, 5]) == pytest.approx(0.0)
 
 
 def test_drawings():
-    axes = A.draw_chain_and_web(5)
+    axes = figures.draw_chain_and_web(5)
     chain, web = axes
     assert len(web.collections[-1].get_segments()) == 25  # every output reads every input
-    causal = A.draw_chain_and_web(5, causal=True)[1]
+    causal = figures.draw_chain_and_web(5, causal=True)[1]
     assert len(causal.collections[-1].get_segments()) == 15  # only the past: 5·6/2
     w = np.array([[0.7, 0.3, 0.0], [0.5, 0.5, 0.0], [0.2, 0.01, 0.79]])
-    ax = A.arc_diagram(w, ["a", "b", "c"], color="blue", future_color="orange")
+    ax = figures.arc_diagram(w, ["a", "b", "c"], color="blue", future_color="orange")
     arcs = [p for p in ax.patches if isinstance(p, Arc)]
     assert len(arcs) == 3  # 0.3, 0.5 and 0.2; 0.01 is below min_weight
     orange = to_rgb("orange")
     assert sum(tuple(p.get_edgecolor()[:3]) == orange for p in arcs) == 1  # only a looks ahead (at b)
     with pytest.raises(ValueError, match="square grid"):
-        A.arc_diagram(np.ones((2, 3)), ["a", "b"])
+        figures.arc_diagram(np.ones((2, 3)), ["a", "b"])
     plt.close("all")

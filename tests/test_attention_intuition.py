@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import helpers
-from helpers.anatomy import softmax_saturation
+from helpers.lessons.anatomy import softmax_saturation
 
 DIMS = (2, 8, 32, 128, 512)
 

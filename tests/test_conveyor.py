@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import helpers
-from helpers.memory import first_letter_influence
+from helpers.lessons.memory import first_letter_influence
 
 
 def unroll(cell, x):

@@ -1,12 +1,13 @@
+import statistics
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers.corpus import tokenize
-from helpers.learning import (DECK_SENTENCE, TARGETS, Reproduce, corpus_vocab, deep_dive, greedy_decode,
-                              snapshot_epochs, time_attention, time_demo_step, torch_mha, training_demo,
-                              with_bos)
-from helpers.models import causal_mask
+from helpers.core.corpus import Reproduce, corpus_vocab, tokenize, with_bos
+from helpers.core.models import causal_mask
+from helpers.lessons.learning import (DECK_SENTENCE, TARGETS, deep_dive, greedy_decode, snapshot_epochs, time_attention,
+                                      time_demo_step, torch_mha, training_demo)
 
 
 @pytest.fixture(scope="module")
@@ -124,11 +125,13 @@ def test_deep_dive_grid_refuses_a_missing_head(dive):
 
 
 def test_time_attention_times_the_cpu():
-    timing = time_attention(16, repeats=1)
-    assert timing.median("cpu") > 0
-    assert len(timing.rows) == 2  # the GPU row is there, with or without a GPU
+    timing = time_attention(16, repeats=3)
+    assert [r["device"] for r in timing.rows] == ["cpu", "cuda"]  # the GPU row is there, with or without a GPU
+    cpu = timing.rows[0]
+    assert len(cpu["runs"]) == 3 and cpu["median_s"] == statistics.median(cpu["runs"])
 
 
 def test_time_demo_step_times_the_cpu():
-    timing = time_demo_step(length=4, n_sentences=1, repeats=1)
-    assert timing.median("cpu") > 0 and "1 target(s) of 4 tokens" in timing.what
+    timing = time_demo_step(length=4, n_sentences=1, repeats=2)
+    assert timing.what == "one training step: 1 target(s) of 4 tokens"
+    assert len(timing.rows[0]["runs"]) == 2 and timing.median("cpu") == statistics.median(timing.rows[0]["runs"])

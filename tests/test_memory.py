@@ -1,10 +1,11 @@
-"""Tests of helpers.memory: the k-th-letter-back task, letters held, first-letter influence, graph depth."""
+"""Tests of notebook 02's helpers: the k-th-letter-back task, letters held, first-letter influence, graph depth."""
 import pytest
 import torch
 
 import helpers
-from helpers.memory import (MAX_K, KBackConfig, KBackRecall, first_letter_influence, graph_depth,
-                            letters_held)
+from helpers.core.counting import graph_depth
+from helpers.core.tasks import MAX_K, KBackConfig, KBackRecall
+from helpers.lessons.memory import first_letter_influence, letters_held
 
 
 def test_question_answers_are_the_kth_letter_back():

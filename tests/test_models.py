@@ -45,12 +45,20 @@ def test_scratch_lstm_cell_matches_torch_lstm_layer():
     assert torch.allclose(torch.stack(outs, 1), ref(xs)[0], atol=1e-6)
 
 
-def test_gates_are_in_range():
-    cell = helpers.LSTMCell(3, 4)
-    gates = cell.gates(torch.randn(5, 3), (torch.zeros(5, 4), torch.zeros(5, 4)))
-    for name in ("input", "forget", "output"):
-        assert 0 <= gates[name].min() and gates[name].max() <= 1
-    assert -1 <= gates["candidate"].min() and gates["candidate"].max() <= 1
+def test_gates_match_what_torch_lstm_cell_does_with_them():
+    # torch.nn.LSTMCell as the oracle: with c = 0 its new c is i·g and its h is o·tanh(i·g);
+    # with c = 1 its new c grows by exactly the forget gate f
+    torch.manual_seed(0)
+    ref = torch.nn.LSTMCell(3, 4)
+    cell = helpers.LSTMCell.from_torch(ref)
+    x, h = torch.randn(5, 3), torch.randn(5, 4)
+    gates = cell.gates(x, (h, torch.zeros(5, 4)))
+    with torch.no_grad():
+        h0, c0 = ref(x, (h, torch.zeros(5, 4)))
+        _, c1 = ref(x, (h, torch.ones(5, 4)))
+    torch.testing.assert_close(gates["input"] * gates["candidate"], c0)
+    torch.testing.assert_close(gates["forget"], c1 - c0)
+    torch.testing.assert_close(gates["output"], h0 / torch.tanh(c0))
 
 
 @pytest.mark.parametrize("kind", helpers.KINDS)

@@ -1,3 +1,5 @@
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -67,3 +69,35 @@ def test_interrupt_keeps_what_was_learned():
 def test_bad_training_arguments(cfg, message):
     with pytest.raises(ValueError, match=message):
         helpers.train(helpers.build_model("rnn"), small_task(), cfg)
+
+
+def test_time_training_step_takes_real_adam_steps_on_the_batch():
+    calls, built = [], []
+
+    def loss(logits, y):
+        calls.append(tuple(y.shape))
+        return FirstLetterRecall.loss(logits, y)
+
+    def build():
+        built.append(helpers.build_model("lstm", helpers.ModelConfig(d_model=8, n_layers=1)))
+        return built[-1]
+
+    x = torch.randint(0, 26, (4, 6), generator=torch.Generator().manual_seed(0))  # (B, T)
+    timing = helpers.time_training_step(build, SimpleNamespace(loss=loss), (x, x[:, 0]), "a step", repeats=3)
+    assert timing.what == "a step" and len(timing.rows[0]["runs"]) == 3
+    assert calls == [(4,)] * 5  # two warm-up steps, then three timed ones
+    helpers.seed_everything(0)
+    start = helpers.build_model("lstm", helpers.ModelConfig(d_model=8, n_layers=1))
+    assert all(not torch.equal(a, b) for a, b in zip(start.parameters(), built[0].parameters()))  # Adam moved them
+
+
+def test_train_kinds_gives_each_kind_the_same_seed_and_budget():
+    seen = []
+    out = helpers.train_kinds(lambda kind: helpers.build_model(kind), ("rnn", "lstm"), small_task(),
+                              TrainConfig(epochs=1, seed=3), callback=lambda kind, epoch, m: seen.append((kind, epoch)))
+    assert seen == [("rnn", 0), ("rnn", 1), ("lstm", 0), ("lstm", 1)]
+    for kind, (model, hist) in out.items():
+        assert hist.epochs == 1 and not model.training and next(model.parameters()).device.type == "cpu"
+        helpers.seed_everything(3)
+        alone = helpers.train(helpers.build_model(kind), small_task(), TrainConfig(epochs=1, seed=3))
+        assert alone.test_acc == hist.test_acc and alone.train_loss == hist.train_loss

@@ -1,23 +1,20 @@
 """Anatomy of a layer: what Table 1 of "Attention Is All You Need" counts, measured on the course's own
 layers (dependent operations from the autograd graph, reach from forward-mode derivatives, FLOPs from the
-shapes of the matrix products); the softmax saturation behind the √d; and two drawings: the LSTM's chain
-against attention's web, and attention as arcs."""
+shapes of the matrix products) and the softmax saturation behind the √d (notebooks 06, 07, 08). The
+drawings of the chain, the web and the arcs are in helpers.view.figures."""
 import math
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import matplotlib.pyplot as plt
-import numpy as np
 import torch
 import torch.autograd.forward_ad as fwAD
 import torch.nn as nn
 import torch.nn.functional as F
-from matplotlib.collections import LineCollection
-from matplotlib.patches import Arc
 
-from .models import Block, LSTMModel, ModelConfig, MultiHeadAttention
-from .tasks import check_int
+from ..core.checks import check_int
+from ..core.counting import critical_path
+from ..core.models import Block, LSTMModel, ModelConfig, MultiHeadAttention
 
 KINDS = ("self-attention", "recurrent", "convolutional", "restricted")
 TABLE1 = {  # Vaswani et al. (2017), Table 1: (complexity per layer, sequential operations, maximum path length)
@@ -31,6 +28,7 @@ MAX_N = 1024  # longest sequence the counts accept
 
 @dataclass
 class AnatomyConfig:
+    """The layers whose Table 1 counts are measured (notebook 06)."""
     d_model: int = 64  # width d of every layer
     n_heads: int = 4   # attention heads
     kernel: int = 3    # convolution kernel width k; layer l is dilated by k**l
@@ -39,7 +37,7 @@ class AnatomyConfig:
 
 
 class DilatedConv(nn.Module):
-    """x + tanh(conv(x)), causal, width k, dilated by k**index (WaveNet): L layers see k**L positions."""
+    """x + tanh(conv(x)), causal, width k, dilated by k**index (WaveNet): L layers see k**L positions (notebook 06)."""
 
     def __init__(self, d, k, index):
         super().__init__()
@@ -53,7 +51,7 @@ class DilatedConv(nn.Module):
 
 
 class Recurrent(nn.Module):
-    """The recurrent layer of the course's LSTMModel (one torch.nn.LSTM layer)."""
+    """The recurrent layer of the course's LSTMModel (one torch.nn.LSTM layer) (notebook 06)."""
 
     def __init__(self, cfg):
         super().__init__()
@@ -65,7 +63,7 @@ class Recurrent(nn.Module):
 
 
 class Attention(nn.Module):
-    """The course's Transformer block, seeing every position or only a band of +-`window` positions."""
+    """The course's Transformer block, seeing every position or only a band of +-`window` positions (notebook 06)."""
 
     def __init__(self, cfg, window=None):
         super().__init__()
@@ -82,7 +80,7 @@ class Attention(nn.Module):
 
 
 def check_config(cfg):
-    """Raise ValueError for an AnatomyConfig out of range; return it."""
+    """Raise ValueError for an AnatomyConfig out of range; return it (notebook 06)."""
     check_int("d_model", cfg.d_model, 1, 4096)
     check_int("n_heads", cfg.n_heads, 1, cfg.d_model)
     check_int("kernel", cfg.kernel, 2, 16)
@@ -93,7 +91,7 @@ def check_config(cfg):
 
 
 def make_layer(kind, cfg=AnatomyConfig(), index=0):
-    """Layer number `index` of a stack of `kind` (one of KINDS), with seeded random weights."""
+    """Layer number `index` of a stack of `kind` (one of KINDS), with seeded random weights (notebook 06)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
     check_config(cfg)
@@ -107,7 +105,8 @@ def make_layer(kind, cfg=AnatomyConfig(), index=0):
 
 @contextmanager
 def unfused():
-    """For counting: nn.LSTM step by step (oneDNN's fused kernel hides the steps), one thread, torch's notes muted."""
+    """For counting: nn.LSTM step by step (oneDNN's fused kernel hides the steps), one thread, torch's notes muted.
+    Introduced in notebook 06."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -120,33 +119,13 @@ def unfused():
         torch.set_num_threads(threads)
 
 
-def critical_path(out, leaf):
-    """Longest chain of dependent autograd operations from `leaf` to `out`; None if `out` does not use it."""
-    memo, stack = {}, [(out.grad_fn, False)]
-    while stack:
-        fn, expanded = stack.pop()
-        if fn in memo:
-            continue
-        if getattr(fn, "variable", None) is leaf:
-            memo[fn] = 0
-            continue
-        children = [c for c, _ in fn.next_functions if c is not None]
-        if not expanded:
-            stack.append((fn, True))
-            stack.extend((c, False) for c in children if c not in memo)
-            continue
-        depths = [memo[c] for c in children if memo.get(c) is not None]
-        memo[fn] = 1 + max(depths) if depths else None
-    return memo[out.grad_fn]
-
-
 def check_n(n):
-    """Raise ValueError unless n is a sequence length the counts accept."""
+    """Raise ValueError unless n is a sequence length the counts accept (notebook 06)."""
     return check_int("n", n, 2, MAX_N)
 
 
 def sequential_ops(kind, n, cfg=AnatomyConfig()):
-    """Operations one layer must run one after another over n tokens: its autograd critical path."""
+    """Operations one layer must run one after another over n tokens: its autograd critical path (notebook 06)."""
     check_n(n)
     layer = make_layer(kind, cfg)
     x = torch.randn(1, n, cfg.d_model, requires_grad=True)  # (1, n, d)
@@ -155,7 +134,8 @@ def sequential_ops(kind, n, cfg=AnatomyConfig()):
 
 
 def reach(kind, n, cfg=AnatomyConfig(), layers=1, until_connected=False):
-    """(L, n) bool: after each stacked layer, which outputs depend on token 1 (∂y_t/∂x_1 ≠ 0), by forward mode."""
+    """(L, n) bool: after each stacked layer, which outputs depend on token 1 (∂y_t/∂x_1 ≠ 0), by forward mode.
+    Introduced in notebook 06."""
     check_n(n)
     check_int("layers", layers, 1, MAX_N)
     x = torch.randn(1, n, cfg.d_model, dtype=torch.float64)  # (1, n, d)
@@ -173,7 +153,7 @@ def reach(kind, n, cfg=AnatomyConfig(), layers=1, until_connected=False):
 
 
 def layers_to_connect(kind, n, cfg=AnatomyConfig()):
-    """Fewest stacked layers of `kind` after which the last of n outputs depends on token 1."""
+    """Fewest stacked layers of `kind` after which the last of n outputs depends on token 1 (notebook 06)."""
     rows = reach(kind, n, cfg, layers=n, until_connected=True)
     if not rows[-1, -1]:
         raise ValueError(f"token 1 does not reach position {n} through {n} layers of {kind!r}")
@@ -181,7 +161,8 @@ def layers_to_connect(kind, n, cfg=AnatomyConfig()):
 
 
 def path_ops(kind, n, cfg=AnatomyConfig()):
-    """(layers, ops): the fewest layers joining token 1 to output n, and the dependent ops between the two."""
+    """(layers, ops): the fewest layers joining token 1 to output n, and the dependent ops between the two.
+    Introduced in notebook 06."""
     layers = layers_to_connect(kind, n, cfg)
     x1 = torch.randn(1, 1, cfg.d_model, requires_grad=True)  # token 1, its own leaf
     h = torch.cat([x1, torch.randn(1, n - 1, cfg.d_model)], dim=1)  # (1, n, d)
@@ -192,7 +173,8 @@ def path_ops(kind, n, cfg=AnatomyConfig()):
 
 
 def matmul_flops(layer, n, d):
-    """FLOPs (2 per multiply-add) of one forward's weight ("n·d²") and token-token ("n²·d") matrix products."""
+    """FLOPs (2 per multiply-add) of one forward's weight ("n·d²") and token-token ("n²·d") matrix products.
+    Introduced in notebook 06."""
     counts = {"n·d²": 0, "n²·d": 0}
 
     def count(module, inputs, output):
@@ -220,14 +202,14 @@ def matmul_flops(layer, n, d):
 
 
 def flops(kind, n, cfg=AnatomyConfig()):
-    """Matrix-product FLOPs of one layer of `kind` over n tokens: {"n·d²": …, "n²·d": …, "total": …}."""
+    """Matrix-product FLOPs of one layer of `kind` over n tokens: {"n·d²": …, "n²·d": …, "total": …} (notebook 06)."""
     check_n(n)
     counts = matmul_flops(make_layer(kind, cfg), n, cfg.d_model)
     return {**counts, "total": counts["n·d²"] + counts["n²·d"]}
 
 
 def measure(kinds=KINDS, ns=(16, 32, 64, 128), cfg=AnatomyConfig()):
-    """Every count of Table 1 for each kind and n: a list of dicts, one per (kind, n)."""
+    """Every count of Table 1 for each kind and n: a list of dicts, one per (kind, n) (notebook 06)."""
     rows = []
     for kind in kinds:
         for n in ns:
@@ -237,16 +219,9 @@ def measure(kinds=KINDS, ns=(16, 32, 64, 128), cfg=AnatomyConfig()):
     return rows
 
 
-def growth_exponent(ns, values):
-    """Slope of log(value) against log(n): 0 = constant, 1 = linear, 2 = quadratic."""
-    ns, values = np.asarray(ns, float), np.asarray(values, float)
-    if len(ns) < 2 or len(ns) != len(values) or (ns <= 0).any() or (values <= 0).any():
-        raise ValueError("ns and values must be two equally long lists (at least 2) of positive numbers")
-    return round(float(np.polyfit(np.log(ns), np.log(values), 1)[0]), 6) + 0.0  # + 0.0: no "-0.00"
-
-
 def softmax_saturation(dims, n_keys=16, trials=256, scaled=True, seed=0):
-    """Mean largest softmax weight of q·kᵀ (÷√d when `scaled`) over random N(0, 1) vectors, per d in `dims`."""
+    """Mean largest softmax weight of q·kᵀ (÷√d when `scaled`) over random N(0, 1) vectors, per d in `dims`.
+    Introduced in notebook 08."""
     check_int("n_keys", n_keys, 2, 100_000)
     check_int("trials", trials, 1, 100_000)
     gen = torch.Generator().manual_seed(seed)
@@ -262,59 +237,3 @@ def softmax_saturation(dims, n_keys=16, trials=256, scaled=True, seed=0):
     return out
 
 
-def draw_chain_and_web(n, axes=None, causal=False):
-    """The LSTM's chain x_t -> h_t -> h_(t+1) beside attention's web; token 1's route to the last output in red."""
-    check_int("n", n, 2, 64)
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(12, 3.2))
-    chain, web = axes
-    xs = np.arange(n)
-    for ax, name in ((chain, "h"), (web, "y")):
-        ax.scatter(xs, np.zeros(n), s=120, color="#cccccc", zorder=3)
-        ax.scatter(xs, np.ones(n), s=120, color="#d62728" if ax is chain else "#1f77b4", zorder=3)
-        if n <= 16:
-            for t in xs:
-                ax.annotate(f"x{t + 1}", (t, -0.22), ha="center", va="top", fontsize=8)
-                ax.annotate(f"{name}{t + 1}", (t, 1.22), ha="center", va="bottom", fontsize=8)
-        ax.set(xlim=(-0.7, n - 0.3), ylim=(-0.6, 1.6), xticks=[], yticks=[])
-        ax.axis("off")
-    for t in xs:  # chain: input to state, state to next state
-        chain.plot([t, t], [0, 1], color="#999999", lw=1, zorder=1)
-        if t + 1 < n:
-            chain.annotate("", (t + 1 - 0.1, 1), (t + 0.1, 1),
-                           arrowprops={"arrowstyle": "->", "color": "#d62728", "lw": 1.5})
-    chain.plot([0, 0], [0, 1], color="#d62728", lw=2.5, zorder=2)
-    chain.set_title(f"recurrent: token 1 reaches h{n} after {n - 1} dependent steps", fontsize=10)
-    pairs = [(i, j) for j in xs for i in (xs[:j + 1] if causal else xs)]  # output j reads input i
-    web.add_collection(LineCollection([[(i, 0), (j, 1)] for i, j in pairs], colors="#1f77b4",
-                                      linewidths=0.8, alpha=max(0.08, min(0.6, 6 / n)), zorder=1))
-    web.plot([0, n - 1], [0, 1], color="#d62728", lw=2.5, zorder=2)
-    mask = ", causal mask" if causal else ""
-    web.set_title(f"self-attention{mask}: token 1 reaches y{n} in one step", fontsize=10)
-    return axes
-
-
-def arc_diagram(weights, tokens, ax=None, min_weight=0.05, color="#1f77b4", future_color="#ff7f0e", title=None):
-    """Attention as arcs query -> key (width = weight, `future_color` when the key is later); dots = self-weight."""
-    w = np.asarray(weights, dtype=float)
-    if w.ndim != 2 or w.shape != (len(tokens), len(tokens)):
-        raise ValueError(f"weights must be a square grid of shape ({len(tokens)}, {len(tokens)}), got {w.shape}")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(min(2 + 0.7 * len(tokens), 14), 3.2))
-    T = len(tokens)
-    for q in range(T):
-        for k in range(T):
-            if q != k and w[q, k] >= min_weight:
-                span = abs(q - k)
-                ax.add_patch(Arc(((q + k) / 2, 0), span, span * 0.9, theta1=0, theta2=180,
-                                 color=future_color if k > q else color,
-                                 lw=0.4 + 5 * w[q, k], alpha=min(1.0, 0.15 + w[q, k])))
-    ax.scatter(range(T), np.zeros(T), s=20 + 300 * np.diag(w), color="#444444", zorder=3)
-    for t, tok in enumerate(tokens):
-        ax.annotate(tok, (t, -0.15), ha="right", va="top", rotation=45, fontsize=9)
-    ax.set(xlim=(-0.8, T - 0.2), ylim=(-1.2 - 0.08 * max(len(t) for t in tokens), max(1.0, 0.47 * (T - 1))),
-           xticks=[], yticks=[])
-    ax.axis("off")
-    if title:
-        ax.set_title(title, fontsize=10)
-    return ax

@@ -1,16 +1,19 @@
 """Models: a plain RNN, an LSTM and a Transformer encoder behind one interface, plus the two ideas
 under study (scaled dot-product attention and the LSTM cell) written from scratch."""
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .tasks import MAX_LENGTH
 
 
 def attention(q, k, v, mask=None):
-    """softmax(q·kᵀ/√d)·v with `mask` (bool, True = may look) -> (output, weights)."""
+    """softmax(q·kᵀ/√d)·v with `mask` (bool, True = may look) -> (output, weights) (notebook 01)."""
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., Tq, Tk)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
@@ -19,12 +22,12 @@ def attention(q, k, v, mask=None):
 
 
 def causal_mask(T, device=None):
-    """(T, T) bool, True on and below the diagonal: position t sees positions 0..t only."""
+    """(T, T) bool, True on and below the diagonal: position t sees positions 0..t only (notebook 01)."""
     return torch.ones(T, T, dtype=torch.bool, device=device).tril()
 
 
 class LSTMCell(nn.Module):
-    """One LSTM step from scratch, gates in torch's order (input, forget, candidate, output)."""
+    """One LSTM step from scratch, gates in torch's order (input, forget, candidate, output) (notebook 02)."""
 
     def __init__(self, input_size, hidden_size):
         super().__init__()
@@ -61,6 +64,7 @@ class LSTMCell(nn.Module):
 
 @dataclass
 class ModelConfig:
+    """Sizes of every sequence model, one field per knob (notebook 01)."""
     vocab_size: int = 26       # input symbols (A-Z for recall, words for a language model)
     n_out: int = 26            # output classes per position
     d_model: int = 64          # width: embedding, hidden state and attention size
@@ -73,7 +77,7 @@ class ModelConfig:
 
 
 class SequenceModel(nn.Module):
-    """Shared interface: forward(x) = head(body(embed(x))), tokens (B, T) -> logits (B, T, n_out)."""
+    """Shared interface: forward(x) = head(body(embed(x))), tokens (B, T) -> logits (B, T, n_out) (notebook 01)."""
 
     def __init__(self, cfg):
         super().__init__()
@@ -97,7 +101,7 @@ class SequenceModel(nn.Module):
 
 
 class RNNModel(SequenceModel):
-    """Plain (Elman) RNN: h_t = tanh(W x_t + U h_{t-1})."""
+    """Plain (Elman) RNN: h_t = tanh(W x_t + U h_{t-1}) (notebook 01)."""
     kind = "rnn"
 
     def __init__(self, cfg=ModelConfig()):
@@ -110,7 +114,7 @@ class RNNModel(SequenceModel):
 
 
 class LSTMModel(SequenceModel):
-    """LSTM (torch.nn.LSTM, the same maths as LSTMCell, run by a fast kernel)."""
+    """LSTM (torch.nn.LSTM, the same maths as LSTMCell, run by a fast kernel) (notebook 01)."""
     kind = "lstm"
 
     def __init__(self, cfg=ModelConfig()):
@@ -127,29 +131,46 @@ class LSTMModel(SequenceModel):
         return self.lstm(e)[0]
 
 
-class MultiHeadAttention(nn.Module):
-    """n_heads scaled dot-product attentions side by side, using the scratch `attention`."""
+SDPA_BACKENDS = {"flash": "FLASH_ATTENTION", "efficient": "EFFICIENT_ATTENTION", "cudnn": "CUDNN_ATTENTION",
+                 "math": "MATH"}  # the kernels torch's scaled_dot_product_attention can be held to
 
-    def __init__(self, d_model, n_heads):
+
+class MultiHeadAttention(nn.Module):
+    """n_heads scaled dot-product attentions side by side (notebook 08).
+
+    fused=False runs the scratch `attention` and hands back its weights; fused=True runs torch's
+    scaled_dot_product_attention (flash / memory-efficient kernels, notebook 12), which never stores them.
+    """
+
+    def __init__(self, d_model, n_heads, fused=False, backend=None):
         super().__init__()
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be a multiple of n_heads ({n_heads})")
+        if backend is not None and backend not in SDPA_BACKENDS:
+            raise ValueError(f"backend must be None or one of {list(SDPA_BACKENDS)}, got {backend!r}")
         self.n_heads = n_heads
+        self.fused = fused or backend is not None
+        self.backend = backend  # None: torch picks the kernel
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.proj = nn.Linear(d_model, d_model)
 
     def forward(self, x, mask=None):
-        """x (B, T, d) -> (output (B, T, d), weights (B, H, T, T))."""
+        """x (B, T, d) -> (output (B, T, d), weights (B, H, T, T), or None when fused)."""
         B, T, d = x.shape
         q, k, v = self.qkv(x).split(d, dim=-1)  # 3 × (B, T, d)
         q, k, v = (t.view(B, T, self.n_heads, d // self.n_heads).transpose(1, 2) for t in (q, k, v))  # (B, H, T, d/H)
-        out, weights = attention(q, k, v, mask)
+        if self.fused:
+            backend = None if self.backend is None else getattr(SDPBackend, SDPA_BACKENDS[self.backend])
+            with nullcontext() if backend is None else sdpa_kernel(backend):
+                out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask), None
+        else:
+            out, weights = attention(q, k, v, mask)
         out = out.transpose(1, 2).reshape(B, T, d)  # (B, T, d)
         return self.proj(out), weights
 
 
 class Block(nn.Module):
-    """Pre-norm Transformer block: x + attention(norm(x)), then x + MLP(norm(x))."""
+    """Pre-norm Transformer block: x + attention(norm(x)), then x + MLP(norm(x)) (notebook 01)."""
 
     def __init__(self, cfg):
         super().__init__()
@@ -167,7 +188,7 @@ class Block(nn.Module):
 
 
 class TransformerModel(SequenceModel):
-    """Transformer encoder with learned positions; can hand back every layer's attention."""
+    """Transformer encoder with learned positions; can hand back every layer's attention (notebook 01)."""
     kind = "transformer"
 
     def __init__(self, cfg=ModelConfig()):
@@ -200,7 +221,7 @@ MODELS = {m.kind: m for m in (RNNModel, LSTMModel, TransformerModel)}
 
 
 def build_model(kind, cfg=ModelConfig()):
-    """A fresh model of `kind` ("rnn", "lstm" or "transformer")."""
+    """A fresh model of `kind` ("rnn", "lstm" or "transformer") (notebook 01)."""
     if kind not in MODELS:
         raise ValueError(f"kind must be one of {sorted(MODELS)}, got {kind!r}")
     return MODELS[kind](cfg)

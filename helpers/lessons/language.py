@@ -1,24 +1,20 @@
 """The generative showdown: an LSTM and a Transformer language model trained on data/corpus with the same
 budget, their held-out perplexity against a unigram baseline, and word-by-word generation with the top
-candidates, a temperature and a fixed seed."""
+candidates, a temperature and a fixed seed (notebook 13). Its figures and panel are in helpers.view."""
 import functools
 import math
 import re
 from dataclasses import dataclass, field
 
-import ipywidgets as W
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .corpus import BOS, corpus_task, load_sentences, tokenize
-from .experiments import NAMES
-from .models import ModelConfig, build_model
-from .plots import COLORS, attention_heatmap, plot_history
-from .tasks import check_int
-from .train import MAX_EPOCHS, TrainConfig, seed_everything, time_training_steps, train
-from .widgets import Panel
+from ..core.checks import check_int
+from ..core.corpus import BOS, corpus_task, lm_config, load_sentences, tokenize
+from ..core.models import build_model
+from ..core.train import MAX_EPOCHS, TrainConfig, time_training_step, train_kinds
+from .amnesia import NAMES
 
 KINDS = ("lstm", "transformer")  # the two contestants
 PROMPT = "We propose a"          # the deck's prompt
@@ -28,7 +24,7 @@ MAX_TEMPERATURE = 5.0            # the hottest sampling allowed
 
 @dataclass
 class LanguageModels:
-    """Both language models after the same training budget, and what it measured."""
+    """Both language models after the same training budget, and what it measured (notebook 13)."""
     epochs: int
     seed: int
     task: object                                     # the NextWord task on data/corpus
@@ -61,21 +57,16 @@ class LanguageModels:
 
 
 def unigram_perplexity(task):
-    """Held-out perplexity of p(word) = its share of the training targets, on the tokens the models predict."""
+    """Held-out perplexity of p(word) = its share of the training targets, on the tokens the models predict.
+    Introduced in notebook 13."""
     train_y, test_y = task.train_y[task.train_y != 0], task.test_y[task.test_y != 0]  # padding is not a token
     counts = torch.bincount(train_y, minlength=len(task.vocab)).double()  # (V,)
     p = counts / counts.sum()
     return math.exp(-p[test_y].log().mean().item())
 
 
-def model_config(task, d_model=64, n_layers=2):
-    """The shared ModelConfig of both language models: words in, next-word scores out, causal."""
-    V = len(task.vocab)
-    return ModelConfig(vocab_size=V, n_out=V, d_model=d_model, n_layers=n_layers, causal=True, max_len=task.max_len)
-
-
 def train_language_models(epochs=20, seed=0, lr=3e-3, device=None, kinds=KINDS, progress=False):
-    """Train each kind on data/corpus with the same epochs, learning rate, seed and batches."""
+    """Train each kind on data/corpus with the same epochs, learning rate, seed and batches (notebook 13)."""
     check_int("epochs", epochs, 1, MAX_EPOCHS)
     check_int("seed", seed, 0, 2**31 - 1)
     for kind in kinds:
@@ -83,11 +74,10 @@ def train_language_models(epochs=20, seed=0, lr=3e-3, device=None, kinds=KINDS, 
             raise ValueError(f"kinds must be drawn from {list(KINDS)}, got {kind!r}")
     task = corpus_task()
     result = LanguageModels(epochs, seed, task, unigram_perplexity(task))
-    for kind in kinds:
-        seed_everything(seed)
-        model = build_model(kind, model_config(task))
-        hist = train(model, task, TrainConfig(epochs=epochs, lr=lr, seed=seed, device=device, progress=progress))
-        result.models[kind] = model.cpu().eval()
+    cfg = TrainConfig(epochs=epochs, lr=lr, seed=seed, device=device, progress=progress)
+    trained = train_kinds(lambda kind: build_model(kind, lm_config(task.vocab, task.max_len)), kinds, task, cfg)
+    for kind, (model, hist) in trained.items():
+        result.models[kind] = model
         result.history[kind] = hist
         result.perplexity[kind] = math.exp(hist.test_loss[-1])
         result.params[kind] = model.n_params()
@@ -97,12 +87,14 @@ def train_language_models(epochs=20, seed=0, lr=3e-3, device=None, kinds=KINDS, 
 
 @functools.lru_cache(maxsize=4)
 def cached_language_models(epochs=20, seed=0, device=None):
-    """train_language_models, remembered per (epochs, seed, device): prompt or temperature changes reuse it."""
+    """train_language_models, remembered per (epochs, seed, device): prompt or temperature changes reuse it.
+    Introduced in notebook 13."""
     return train_language_models(epochs=epochs, seed=seed, device=device)
 
 
 def prompt_ids(vocab, prompt, max_len):
-    """Ids of <s> + the prompt's words; ValueError with a clear message for text the models cannot read."""
+    """Ids of <s> + the prompt's words; ValueError with a clear message for text the models cannot read.
+    Introduced in notebook 13."""
     if not isinstance(prompt, str):
         raise ValueError(f"prompt must be a text, got {prompt!r}")
     odd = sorted(set(re.sub(r"[A-Za-z.,\s]", "", prompt)))
@@ -121,7 +113,8 @@ def prompt_ids(vocab, prompt, max_len):
 
 @dataclass
 class Step:
-    """One generation step: the words read, the top candidates with their probabilities, the word chosen."""
+    """One generation step: the words read, the top candidates with their probabilities, the word chosen.
+    Introduced in notebook 13."""
     context: str  # prompt and words generated so far
     top: list     # [(word, probability)], most likely first
     word: str     # the word chosen (drawn, or the most likely at temperature 0)
@@ -130,7 +123,7 @@ class Step:
 
 @torch.no_grad()
 def next_word_probs(model, ids, temperature=1.0):
-    """Probabilities (V,) of the word after `ids`: softmax(logits / temperature), never padding or <s>."""
+    """Probabilities (V,) of the word after `ids`: softmax(logits / temperature), never padding or <s> (notebook 13)."""
     device = next(model.parameters()).device
     logits = model(torch.tensor([ids], device=device))[0, -1].float().cpu()  # (V,): scores for the next word
     logits[:2] = float("-inf")  # ids 0 and 1 (<pad> and <s>) are not words to write
@@ -138,7 +131,7 @@ def next_word_probs(model, ids, temperature=1.0):
 
 
 def check_generation(steps, temperature, seed):
-    """Raise ValueError unless steps, temperature and seed are in their ranges."""
+    """Raise ValueError unless steps, temperature and seed are in their ranges (notebook 13)."""
     check_int("steps", steps, 1, 1000)
     check_int("seed", seed, 0, 2**31 - 1)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= MAX_TEMPERATURE:
@@ -146,7 +139,8 @@ def check_generation(steps, temperature, seed):
 
 
 def generate(model, vocab, prompt=PROMPT, steps=15, temperature=0.0, seed=0, top_k=TOP_K):
-    """Up to `steps` words after `prompt` (stop after '.' or at a full context): greedy at temperature 0, else a seeded draw."""
+    """Up to `steps` words after `prompt` (stop after '.' or at a full context): greedy at temperature 0, else a seeded draw.
+    Introduced in notebook 13."""
     check_generation(steps, temperature, seed)
     check_int("top_k", top_k, 1, len(vocab) - 2)
     max_len = model.cfg.max_len
@@ -172,22 +166,23 @@ def generate(model, vocab, prompt=PROMPT, steps=15, temperature=0.0, seed=0, top
 
 @functools.lru_cache(maxsize=1)
 def training_sentences():
-    """The sentences of train.txt as token tuples, to tell a recited sentence from a new one."""
+    """The sentences of train.txt as token tuples, to tell a recited sentence from a new one (notebook 13)."""
     return frozenset(tuple(s) for s in load_sentences("train"))
 
 
 def recited(text):
-    """Whether `text` is, word for word, a sentence of train.txt."""
+    """Whether `text` is, word for word, a sentence of train.txt (notebook 13)."""
     return tuple(tokenize(text)) in training_sentences()
 
 
 def completion(steps):
-    """The whole text: the first context and every word chosen."""
+    """The whole text: the first context and every word chosen (notebook 13)."""
     return " ".join([steps[0].context] + [s.word for s in steps]).replace(" ,", ",").replace(" .", ".")
 
 
 def side_by_side(runs, width=26):
-    """Text table of {name: [Step]}: per step each model's context, then its top candidates rank by rank."""
+    """Text table of {name: [Step]}: per step each model's context, then its top candidates rank by rank.
+    Introduced in notebook 13."""
     names = list(runs)
     lines = ["      " + "  ".join(f"{name:<{width}}" for name in names).rstrip()]
     for t in range(max(len(r) for r in runs.values())):
@@ -218,7 +213,8 @@ def side_by_side(runs, width=26):
 
 @torch.no_grad()
 def sentence_attention(model, vocab, text, layer=-1):
-    """The Transformer's attention (T, T), mean over heads, reading <s> + `text` (cut to its context size)."""
+    """The Transformer's attention (T, T), mean over heads, reading <s> + `text` (cut to its context size).
+    Introduced in notebook 13."""
     ids = ([vocab.stoi[BOS]] + vocab.encode(text).tolist())[:model.cfg.max_len]
     x = torch.tensor([ids], device=next(model.parameters()).device)  # (1, T)
     _, weights = model(x, return_attention=True)
@@ -227,21 +223,22 @@ def sentence_attention(model, vocab, text, layer=-1):
 
 
 def time_lm_step(kind="transformer", batch_size=32, repeats=5):
-    """Median time of one language-model training step (forward, backward, Adam) on the CPU and the GPU."""
+    """Median time of one language-model training step (forward, backward, Adam) on the CPU and the GPU.
+    Introduced in notebook 13."""
     check_int("batch_size", batch_size, 1, 4096)
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
     task = corpus_task(batch_size=batch_size)
 
     batch = (task.train_x[:batch_size], task.train_y[:batch_size])  # (B, T) each
-    return time_training_steps(lambda: build_model(kind, model_config(task)), task, batch,
+    return time_training_step(lambda: build_model(kind, lm_config(task.vocab, task.max_len)), task, batch,
                                f"one training step of the {NAMES[kind]} language model, "
                                f"batch {batch_size}, length {task.max_len}", repeats)
 
 
 @dataclass
 class Showdown:
-    """One showdown: the trained models and what each wrote from the prompt."""
+    """One showdown: the trained models and what each wrote from the prompt (notebook 13)."""
     lms: LanguageModels
     prompt: str
     temperature: float
@@ -255,7 +252,7 @@ class Showdown:
 
 
 def showdown(prompt=PROMPT, steps=15, epochs=20, temperature=0.0, seed=0, device=None):
-    """Train (or reuse) both models, then let each write from the same prompt with the same seed."""
+    """Train (or reuse) both models, then let each write from the same prompt with the same seed (notebook 13)."""
     check_int("epochs", epochs, 1, MAX_EPOCHS)
     check_generation(steps, temperature, seed)
     task = corpus_task()
@@ -267,75 +264,3 @@ def showdown(prompt=PROMPT, steps=15, epochs=20, temperature=0.0, seed=0, device
     return result
 
 
-def plot_perplexity(lms):
-    """Held-out perplexity per epoch for both models, with the unigram baseline; returns the figure."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.4))
-    for kind, h in lms.history.items():
-        ppl = np.exp(h.test_loss)
-        ax.plot(range(len(ppl)), ppl, "o-", ms=3, color=COLORS[kind], label=NAMES[kind])
-        best = lms.best_epoch(kind)
-        ax.plot(best, ppl[best], "*", ms=12, color=COLORS[kind])
-    ax.axhline(lms.unigram, color="k", ls="--", lw=1, label="unigram baseline")
-    ax.set(yscale="log", xlabel="epoch", ylabel="held-out perplexity (log scale)",
-           title="Held-out perplexity (star = lowest)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def plot_candidates(runs):
-    """Per model, a grid step x rank coloured by probability, the chosen word boxed; returns the figure."""
-    n = max(len(r) for r in runs.values())
-    fig, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 0.5 * n + 1.2), squeeze=False)
-    for ax, (name, steps) in zip(axes[0], runs.items()):
-        grid = np.full((n, TOP_K), np.nan)
-        for t, step in enumerate(steps):
-            grid[t, :len(step.top)] = [p for _, p in step.top]
-        ax.imshow(grid, cmap="Blues", vmin=0, vmax=1, aspect="auto")
-        for t, step in enumerate(steps):
-            for r, (word, p) in enumerate(step.top):
-                chosen = word == step.word
-                ax.text(r, t, f"{word}\n{p:.2f}", ha="center", va="center", fontsize=7.5,
-                        color="white" if p > 0.6 else "black", fontweight="bold" if chosen else "normal",
-                        bbox={"fill": False, "edgecolor": "#d62728", "lw": 1.5} if chosen else None)
-        ax.set_yticks(range(len(steps)), [f"…{' '.join(s.context.split()[-2:])} ▸" for s in steps], fontsize=8)
-        ax.set_xticks(range(TOP_K), [f"#{r + 1}" for r in range(TOP_K)])
-        ax.set_title(f"{name}: top {TOP_K} next words per step (boxed = chosen)", fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def show_showdown(result):
-    """Draw a Showdown (curves, perplexity, candidates, the Transformer's attention); return its summary."""
-    lms = result.lms
-    plot_history({k: lms.history[k] for k in lms.models}, title=f"Language models on data/corpus, {lms.epochs} epochs")
-    plt.show()
-    plot_perplexity(lms)
-    plt.show()
-    plot_candidates(result.runs)
-    plt.show()
-    if "transformer" in lms.models:
-        text = completion(result.runs[NAMES["transformer"]])
-        weights, labels = sentence_attention(lms.models["transformer"], lms.vocab, text)
-        attention_heatmap(weights, labels, annotate=False,
-                          title="Transformer, last layer, mean over heads, on its own sentence")
-        plt.show()
-    return result.summary()
-
-
-def showdown_panel(length=(1, 17, 15), epochs=(1, 40, 20), prompt=PROMPT, temperature=0.0, seed=0, device=None):
-    """The showdown behind controls: words to generate, epochs, a prompt text box and a temperature slider."""
-    style, layout = {"description_width": "110px"}, W.Layout(width="520px")
-    extra = {"prompt": W.Text(value=prompt, description="prompt", continuous_update=False, style=style, layout=layout),
-             "temperature": W.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.1, description="temperature",
-                                          continuous_update=False, style=style, layout=layout)}
-
-    def run(length, epochs, prompt, temperature):
-        return showdown(prompt, steps=length, epochs=epochs, temperature=temperature, seed=seed, device=device)
-    panel = Panel(run, show_showdown, length=length, epochs=epochs, extra=extra,
-                  title="Generative showdown: LSTM against Transformer", auto_run=False)
-    panel.length.description = "words to write"
-    for name, widget in extra.items():
-        widget.add_class(f"panel-{name}")  # hooks for browser tests, like the panel's own controls
-    panel.run()
-    return panel

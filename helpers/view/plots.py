@@ -6,11 +6,13 @@ import seaborn as sns
 COLORS = {"rnn": "#8c8c8c", "lstm": "#d62728", "transformer": "#1f77b4"}  # one colour per model kind
 
 
-def plot_history(histories, chance=None, title=None):
-    """Training loss and held-out accuracy per epoch for {name: History}; returns the figure."""
+def plot_history(histories, chance=None, title=None, colors=None):
+    """Training loss and held-out accuracy per epoch for {name: History}, coloured by `colors` (name -> colour,
+    default COLORS); returns the figure. Introduced in notebook 01."""
+    colors = COLORS if colors is None else colors
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.4))
     for name, h in histories.items():
-        color = COLORS.get(name)
+        color = colors.get(name)
         ax_loss.plot(range(1, h.epochs + 1), h.train_loss, "-", color=color, label=f"{name} (train)")
         ax_loss.plot(range(len(h.test_loss)), h.test_loss, ":", color=color, label=f"{name} (held-out)")
         ax_acc.plot(range(len(h.test_acc)), h.test_acc, "o-", ms=3, color=color, label=name)
@@ -27,7 +29,7 @@ def plot_history(histories, chance=None, title=None):
 
 
 def attention_heatmap(weights, rows, cols=None, ax=None, annotate=None, sums=False, title=None, cmap="Blues"):
-    """Heatmap of a (T_q, T_k) weight grid with tokens on both axes; values written when small."""
+    """Heatmap of a (T_q, T_k) weight grid with tokens on both axes; values written when small (notebook 01)."""
     w = np.asarray(weights, dtype=float)
     cols = rows if cols is None else cols
     if w.ndim != 2 or w.shape != (len(rows), len(cols)):
@@ -51,21 +53,7 @@ def attention_heatmap(weights, rows, cols=None, ax=None, annotate=None, sums=Fal
 
 
 def position_labels(string):
-    """'K N M' -> ['K1', 'N2', 'M3']: each letter with its 1-based position."""
+    """'K N M' -> ['K1', 'N2', 'M3']: each letter with its 1-based position (notebook 01)."""
     return [f"{c}{i}" for i, c in enumerate(string.split(), start=1)]
 
 
-def show_amnesia(result):
-    """Draw an amnesia result (training curves, where the Transformer's last position looks); return its summary."""
-    plot_history(result.history, chance=1 / 26, title=f"First-letter recall at length {result.length}")
-    plt.show()
-    if result.attention is not None:
-        heads = result.attention[:, -1, :]  # (H, T): what the answering position attends to, per head
-        width = min(2 + 0.5 * result.length, 14)
-        _, ax = plt.subplots(figsize=(width, 2.2))
-        attention_heatmap(heads, [f"head {h + 1}" for h in range(len(heads))], position_labels(result.string),
-                          ax=ax, annotate=result.length <= 16,
-                          title="Transformer, last layer: where the last position looks")
-        ax.set_ylabel("")
-        plt.show()
-    return result.summary()

@@ -10,7 +10,7 @@ NO_GPU = "no GPU on this machine"
 
 
 def available(name):
-    """Whether device `name` ("cpu", "cuda" or "mps") can be used here."""
+    """Whether device `name` ("cpu", "cuda" or "mps") can be used here (notebook 01)."""
     if name == "cuda":
         return torch.cuda.is_available()
     if name == "mps":
@@ -19,7 +19,7 @@ def available(name):
 
 
 def pick_device(name=None):
-    """torch.device for `name`; None picks CUDA when present, else the CPU (MPS only when asked)."""
+    """torch.device for `name`; None picks CUDA when present, else the CPU (MPS only when asked) (notebook 01)."""
     if name is None:
         return torch.device("cuda" if available("cuda") else "cpu")
     name = str(name)
@@ -33,7 +33,7 @@ def pick_device(name=None):
 
 
 def device_name(device):
-    """A readable name: the GPU's model, or the CPU's core count."""
+    """A readable name: the GPU's model, or the CPU's core count (notebook 01)."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -44,7 +44,7 @@ def device_name(device):
 
 
 def synchronize(device):
-    """Wait until queued GPU work on `device` has finished (no-op on the CPU)."""
+    """Wait until queued GPU work on `device` has finished (no-op on the CPU) (notebook 01)."""
     device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -53,7 +53,7 @@ def synchronize(device):
 
 
 def time_call(fn, device="cpu", repeats=5, warmup=2):
-    """Seconds of each of `repeats` calls of fn() after `warmup` calls, synchronising the device."""
+    """Seconds of each of `repeats` calls of fn() after `warmup` calls, synchronising the device (notebook 01)."""
     for _ in range(warmup):
         fn()
     synchronize(device)
@@ -68,7 +68,7 @@ def time_call(fn, device="cpu", repeats=5, warmup=2):
 
 @dataclass
 class Timing:
-    """The same work timed on several devices: rows of (device, name, median seconds, runs)."""
+    """The same work timed on several devices: rows of (device, name, median seconds, runs) (notebook 01)."""
     what: str
     rows: list = field(default_factory=list)
 
@@ -97,7 +97,7 @@ class Timing:
 
 
 def time_devices(make_work, what="", devices=("cpu", "cuda"), repeats=5, warmup=2):
-    """Time make_work(device)() on each device; a device that is missing gets a row saying so."""
+    """Time make_work(device)() on each device; a device that is missing gets a row saying so (notebook 01)."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats must be >= 1 and warmup >= 0, got {repeats} and {warmup}")
     timing = Timing(what)

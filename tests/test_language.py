@@ -1,14 +1,16 @@
 import math
+import statistics
 import re
 
 import pytest
 import torch
 
-from helpers.corpus import NextWord, Vocab, load_sentences, tokenize
-from helpers.device import NO_GPU
-from helpers.showdown import (PROMPT, Step, generate, recited, sentence_attention, showdown, showdown_panel, side_by_side,
-                              time_lm_step, train_language_models, unigram_perplexity)
-from helpers.train import evaluate
+from helpers.core.corpus import NextWord, Vocab, load_sentences, tokenize
+from helpers.core.timing import NO_GPU
+from helpers.core.train import evaluate
+from helpers.lessons.language import (PROMPT, Step, generate, recited, sentence_attention, showdown, side_by_side,
+                                      time_lm_step, train_language_models, unigram_perplexity)
+from helpers.view.widgets import showdown_panel
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -115,8 +117,9 @@ def test_side_by_side_lists_each_step_and_tells_recited_sentences():
 
 
 def test_timing_has_a_cpu_row_and_says_when_there_is_no_gpu():
-    timing = time_lm_step("lstm", batch_size=8, repeats=1)
-    assert timing.median("cpu") > 0
+    timing = time_lm_step("lstm", batch_size=8, repeats=2)
+    assert "LSTM" in timing.what and "batch 8" in timing.what
+    assert len(timing.rows[0]["runs"]) == 2 and timing.median("cpu") == statistics.median(timing.rows[0]["runs"])
     if not torch.cuda.is_available():
         assert NO_GPU in str(timing)
     with pytest.raises(ValueError, match="kind"):

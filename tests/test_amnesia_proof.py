@@ -1,11 +1,11 @@
-"""Tests of helpers.proof: the science notebook 05 shows, and the recorded sweep's file format."""
-import json
+"""Tests of notebook 05's proof in helpers.lessons.amnesia, and of the recorded amnesia sweep it reads."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import FirstLetterRecall, RecallConfig, proof
+from helpers import FirstLetterRecall, RecallConfig, record
+from helpers.lessons import amnesia as proof
 
 
 def probe(length, n=64):
@@ -82,26 +82,12 @@ def test_curve_table_averages_over_seeds_with_min_and_max():
     assert proof.curve_table(runs, epoch=0)["lstm"][5] == (0.0, 0.0, 0.0)
 
 
-def test_recording_writes_date_device_versions_settings_and_every_run(tmp_path):
-    path = tmp_path / "sweep.json"
-    proof.main(["--lengths", "3", "--epochs", "1", "--seeds", "0,1", "--models", "rnn,lstm_fb1",
-                "--device", "cpu", "--out", str(path)])
-    record = json.loads(path.read_text())
-    assert record["complete"] and record["date"] and record["device"] == "cpu" and record["device_name"]
-    assert record["torch"] == torch.__version__ and "cuda" in record
-    assert record["settings"]["lengths"] == [3] and record["settings"]["epochs"] == 1
-    assert record["settings"]["variants"] == {"rnn": ["rnn", 0.0], "lstm_fb1": ["lstm", 1.0]}
-    keys = {(r["model"], r["length"], r["seed"]) for r in record["runs"]}
-    assert keys == {(m, L, s) for m in ("rnn", "lstm_fb1") for L in (3,) for s in (0, 1)}
-    assert all(0 <= r["accuracy"] <= 1 and len(r["test_acc"]) == 2 for r in record["runs"])
-    assert proof.load_sweep(path) == record
-
-
 def test_the_stored_reference_sweep_is_complete_and_tells_the_same_story():
-    record = proof.load_sweep()
-    assert record["complete"] and record["date"] and record["device_name"] and record["torch"]
-    s = record["settings"]
-    assert len(record["runs"]) == len(s["lengths"]) * len(s["seeds"]) * len(s["variants"])
-    table = proof.curve_table(record["runs"])
+    rec = record.load("amnesia")[0]
+    prov = rec["provenance"]
+    assert rec["complete"] and prov["date"] and prov["device_name"] and prov["torch"]
+    s = rec["settings"]
+    assert len(rec["results"]) == len(s["lengths"]) * len(s["seeds"]) * len(s["variants"])
+    table = proof.curve_table(rec["results"])
     assert all(table["transformer"][L][1] >= 0.99 for L in s["lengths"] if L <= 80)  # every seed
     assert all(table["rnn"][L][0] < 0.10 for L in s["lengths"] if L >= 40)

@@ -4,16 +4,14 @@ by heart, with its output and attention kept at chosen epochs (notebook 10)."""
 import functools
 from dataclasses import dataclass, field
 
-import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
 
-from .corpus import BOS, NextWord, Vocab, corpus_task, load_sentences, tokenize
-from .device import time_devices
-from .models import ModelConfig, TransformerModel, attention, causal_mask
-from .plots import attention_heatmap
-from .tasks import check_int
-from .train import History, MAX_EPOCHS, TrainConfig, seed_everything, time_training_steps, train
+from ..core.checks import check_int
+from ..core.corpus import BOS, Reproduce, Vocab, corpus_task, corpus_vocab, lm_config, tokenize, with_bos
+from ..core.models import ModelConfig, TransformerModel, attention, causal_mask
+from ..core.timing import time_devices
+from ..core.train import History, MAX_EPOCHS, TrainConfig, seed_everything, time_training_step, train
 
 DECK_SENTENCE = "We propose a new simple network architecture, the Transformer."
 TARGETS = (  # the deck's sentence (not in data/corpus), then sentences of data/corpus/train.txt
@@ -26,28 +24,12 @@ TARGETS = (  # the deck's sentence (not in data/corpus), then sentences of data/
 MAX_TOKENS = 32  # longest input (tokens, <s> included) the models of this module accept
 
 
-@functools.lru_cache(maxsize=1)
-def corpus_vocab():
-    """The vocabulary of data/corpus/train.txt (every word the course's models know)."""
-    return Vocab(load_sentences("train"))
-
-
-def model_config(vocab):
-    """A causal Transformer language model over `vocab`: ModelConfig's defaults (d 64, 2 layers, 4 heads)."""
-    return ModelConfig(vocab_size=len(vocab), n_out=len(vocab), causal=True, max_len=MAX_TOKENS)
-
-
-def with_bos(vocab, words):
-    """Ids of <s> followed by `words` (a text or a token list), (T + 1,)."""
-    return torch.cat([torch.tensor([vocab.stoi[BOS]]), vocab.encode(words)])
-
-
 # ---------------------------------------------------------------------------------------------------
 # Notebook 09: the attention grid of a trained language model
 
 @dataclass
 class LanguageModel:
-    """A causal Transformer trained on next-word prediction over data/corpus."""
+    """A causal Transformer trained on next-word prediction over data/corpus (notebook 09)."""
     model: TransformerModel
     history: History
     vocab: Vocab
@@ -55,18 +37,19 @@ class LanguageModel:
 
 @functools.lru_cache(maxsize=4)
 def language_model(epochs=15, seed=0, device=None):
-    """Train (once per arguments) a causal Transformer on data/corpus; the model comes back on the CPU."""
+    """Train (once per arguments) a causal Transformer on data/corpus; the model comes back on the CPU (notebook 09)."""
     check_int("epochs", epochs, 1, MAX_EPOCHS)
     task = corpus_task()
     seed_everything(seed)
-    model = TransformerModel(model_config(task.vocab))
+    model = TransformerModel(lm_config(task.vocab, MAX_TOKENS))
     history = train(model, task, TrainConfig(epochs=epochs, seed=seed, device=device))
     return LanguageModel(model.cpu(), history, task.vocab)
 
 
 @dataclass
 class DeepDive:
-    """One attention layer of a trained model, opened up on one sentence (heads and layers count from 1)."""
+    """One attention layer of a trained model, opened up on one sentence (heads and layers count from 1).
+    Introduced in notebook 09."""
     tokens: list            # the input tokens, '<s>' first
     layer: int              # which block (1 = first)
     x: torch.Tensor         # the block's normalised input, (T, d)
@@ -111,7 +94,8 @@ class DeepDive:
 
 
 def deep_dive(sentence=DECK_SENTENCE, length=None, epochs=15, layer=2, seed=0, device=None):
-    """Block `layer` of the corpus language model opened up on '<s>' + the first `length` tokens of `sentence`."""
+    """Block `layer` of the corpus language model opened up on '<s>' + the first `length` tokens of `sentence`.
+    Introduced in notebook 09."""
     words = tokenize(sentence)
     length = len(words) if length is None else check_int("length", length, 1, len(words))
     check_int("layer", layer, 1, ModelConfig.n_layers)
@@ -131,7 +115,7 @@ def deep_dive(sentence=DECK_SENTENCE, length=None, epochs=15, layer=2, seed=0, d
 
 
 def torch_mha(attn):
-    """A torch.nn.MultiheadAttention holding the weights of the course's MultiHeadAttention `attn`."""
+    """A torch.nn.MultiheadAttention holding the weights of the course's MultiHeadAttention `attn` (notebook 09)."""
     d = attn.proj.in_features
     mha = nn.MultiheadAttention(d, attn.n_heads, batch_first=True)
     with torch.no_grad():  # both keep Wq, Wk, Wv stacked in one (3d, d) matrix, in that order
@@ -143,7 +127,7 @@ def torch_mha(attn):
 
 
 def time_attention(length, heads=4, d_head=16, batch=1, causal=True, repeats=5):
-    """Median time of one scratch attention (softmax(QKᵀ/√d)·V) at `length` on the CPU and the GPU."""
+    """Median time of one scratch attention (softmax(QKᵀ/√d)·V) at `length` on the CPU and the GPU (notebook 09)."""
     check_int("length", length, 1, 16384)
 
     def make_work(device):
@@ -154,31 +138,13 @@ def time_attention(length, heads=4, d_head=16, batch=1, causal=True, repeats=5):
     return time_devices(make_work, f"attention, {heads} heads of {d_head}, length {length}", repeats=repeats, warmup=1)
 
 
-def show_deep_dive(dive, head=None):
-    """Annotated heatmap of the grid with Σ per row; returns the text summary."""
-    which = f"head {head}" if head else "mean over heads"
-    attention_heatmap(dive.grid(head), dive.tokens, annotate=True, sums=True,
-                      title=f"Layer {dive.layer}, {which}: softmax(QKᵀ/√d) per row")
-    plt.show()
-    return dive.summary(head)
-
-
 # ---------------------------------------------------------------------------------------------------
 # Notebook 10: a small Transformer learns target sentences by heart
-
-class Reproduce(NextWord):
-    """Learn sentences by heart: read <s> w1 … w_{n-1}, predict w2 … wn (w1 is given as the prompt)."""
-
-    def pairs(self, sentences):
-        """Inputs and targets as in NextWord, but w1 is never a target."""
-        x, y = super().pairs(sentences)
-        y[:, 0] = 0  # padding id: ignored by the loss and the accuracy
-        return x, y
 
 
 @torch.no_grad()
 def greedy_decode(model, prompts, n_new):
-    """Extend `prompts` (N, P) by `n_new` tokens, each the most likely next one: (N, P + n_new)."""
+    """Extend `prompts` (N, P) by `n_new` tokens, each the most likely next one: (N, P + n_new) (notebook 10)."""
     ids = prompts
     for _ in range(n_new):
         nxt = model(ids)[:, -1].argmax(-1, keepdim=True)  # (N, 1)
@@ -187,13 +153,13 @@ def greedy_decode(model, prompts, n_new):
 
 
 def snapshot_epochs(epochs, n=5):
-    """`n` evenly spaced epochs from 0 to `epochs` (fewer when epochs < n - 1)."""
+    """`n` evenly spaced epochs from 0 to `epochs` (fewer when epochs < n - 1) (notebook 10)."""
     return tuple(sorted({round(i * epochs / (n - 1)) for i in range(n)}))
 
 
 @dataclass
 class TrainingDemo:
-    """What the model wrote, and where it looked, at the chosen epochs of learning its targets."""
+    """What the model wrote, and where it looked, at the chosen epochs of learning its targets (notebook 10)."""
     targets: list       # target texts, cut to `length` tokens
     prompts: list       # the first word of each: the model is given it and writes the rest
     length: int         # tokens per target
@@ -247,7 +213,8 @@ class TrainingDemo:
 
 def training_demo(epochs=60, length=11, n_sentences=3, show_epochs=None, targets=TARGETS, seed=0,
                   device=None, lr=1e-3, progress=False):
-    """Teach a fresh causal Transformer `n_sentences` targets; keep its writing and attention at `show_epochs`."""
+    """Teach a fresh causal Transformer `n_sentences` targets; keep its writing and attention at `show_epochs`.
+    Introduced in notebook 10."""
     check_int("epochs", epochs, 1, MAX_EPOCHS)
     check_int("length", length, 2, MAX_TOKENS - 1)
     check_int("n_sentences", n_sentences, 1, len(targets))
@@ -278,7 +245,7 @@ def training_demo(epochs=60, length=11, n_sentences=3, show_epochs=None, targets
         attn[epoch] = torch.stack([w[0] for w in weights]).cpu()  # (L, H, T, T)
 
     seed_everything(seed)
-    model = TransformerModel(model_config(vocab))
+    model = TransformerModel(lm_config(vocab, MAX_TOKENS))
     history = train(model, task, TrainConfig(epochs=epochs, lr=lr, seed=seed, device=device, progress=progress),
                     callback=snapshot)
     shown_targets = [vocab.decode(vocab.encode(w)) for w in words]
@@ -287,61 +254,14 @@ def training_demo(epochs=60, length=11, n_sentences=3, show_epochs=None, targets
 
 
 def time_demo_step(length=11, n_sentences=3, targets=TARGETS, repeats=5):
-    """Median time of one training step of the demo (forward, backward, Adam) on the CPU and the GPU."""
+    """Median time of one training step of the demo (forward, backward, Adam) on the CPU and the GPU (notebook 10)."""
     check_int("length", length, 2, MAX_TOKENS - 1)
     check_int("n_sentences", n_sentences, 1, len(targets))
     vocab = corpus_vocab()
     words = [tokenize(t)[:length] for t in targets[:n_sentences]]
     task = Reproduce(words, words, vocab, batch_size=len(words))
 
-    return time_training_steps(lambda: TransformerModel(model_config(vocab)), task, (task.train_x, task.train_y),
+    return time_training_step(lambda: TransformerModel(lm_config(vocab, MAX_TOKENS)), task, (task.train_x, task.train_y),
                                f"one training step: {n_sentences} target(s) of {length} tokens", repeats)
 
 
-def plot_learning(demo):
-    """Loss on the targets and the share of words right, per epoch, with the snapshot epochs marked."""
-    h = demo.history
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.4))
-    ax_loss.plot(range(1, h.epochs + 1), h.train_loss, "-", color="#1f77b4", label="training batch")
-    ax_loss.plot(range(len(h.test_loss)), h.test_loss, ":", color="#1f77b4", label="after the epoch")
-    ax_acc.plot(range(len(h.test_acc)), h.test_acc, "-", color="#1f77b4")
-    for e in demo.outputs:
-        ax_loss.axvline(e, color="#888", lw=0.6, ls="--")
-        ax_acc.axvline(e, color="#888", lw=0.6, ls="--")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss on the target sentences", yscale="log")
-    ax_acc.set(xlabel="epoch", ylabel="next word right (teacher forced)", ylim=(-0.02, 1.02),
-               title="words right, given the right words before")
-    ax_loss.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def plot_filmstrip(demo, layer=1, head=None):
-    """One attention grid per snapshot epoch, side by side on one colour scale (0 to 1)."""
-    L, H = next(iter(demo.attention.values())).shape[:2]
-    check_int("layer", layer, 1, L)
-    if head is not None:
-        check_int("head", head, 1, H)
-    epochs = list(demo.attention)
-    fig, axes = plt.subplots(1, len(epochs), figsize=(2.6 * len(epochs) + 1.4, 3.6), squeeze=False, layout="constrained")
-    T = len(demo.tokens)
-    for ax, e in zip(axes[0], epochs):
-        w = demo.attention[e][layer - 1]  # (H, T, T)
-        grid = w.mean(0) if head is None else w[head - 1]
-        im = ax.imshow(grid.numpy(), cmap="Blues", vmin=0, vmax=1)
-        ax.set_title(f"epoch {e}\nloss {demo.history.test_loss[e]:.2f}", fontsize=9)
-        ax.set_xticks(range(T), demo.tokens, rotation=90, fontsize=7)
-        ax.set_yticks(range(T), demo.tokens if ax is axes[0, 0] else [""] * T, fontsize=7)
-    which = "mean over heads" if head is None else f"head {head}"
-    fig.suptitle(f"Attention on the first target, layer {layer} ({which}): rows look at columns", fontsize=10)
-    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.7, label="attention weight")
-    return fig
-
-
-def show_training(demo, layer=1):
-    """Draw the curves and the filmstrip of `layer`; return the summary text."""
-    plot_learning(demo)
-    plt.show()
-    plot_filmstrip(demo, layer)
-    plt.show()
-    return demo.summary()

@@ -1,0 +1,29 @@
+"""Memory (notebooks 02 and 03): how many letters a recall model holds, and how long a changed first
+letter still moves an LSTM's state."""
+import torch
+
+from ..core.tasks import LETTERS
+
+
+def letters_held(acc_per_k):
+    """Letters recalled above chance, summed over k: Σ (acc_k − 1/26) / (1 − 1/26) (notebook 02)."""
+    chance = 1 / len(LETTERS)
+    return ((torch.as_tensor(acc_per_k) - chance) / (1 - chance)).sum().item()
+
+
+@torch.no_grad()
+def first_letter_influence(model, x, seed=0):
+    """Mean over the batch of ‖h_t − h'_t‖ at every step t, where h' is the top LSTM layer's hidden state
+    after only the first letter of each string in `x` (B, T) was changed to another one: (T,).
+    Introduced in notebook 03."""
+    if x.dim() != 2:
+        raise ValueError(f"x must be (batch, length), got {tuple(x.shape)}")
+    gen = torch.Generator().manual_seed(seed)
+    shift = torch.randint(1, len(LETTERS), (len(x),), generator=gen)
+    changed = x.clone()
+    changed[:, 0] = (x[:, 0] + shift) % len(LETTERS)  # always a different letter
+    model.eval()
+    device = next(model.parameters()).device
+    h = model.lstm(model.embed(x.to(device)))[0]                  # (B, T, d)
+    h_changed = model.lstm(model.embed(changed.to(device)))[0]    # (B, T, d)
+    return (h - h_changed).norm(dim=-1).mean(0).cpu()             # (T,)

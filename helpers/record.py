@@ -1,0 +1,212 @@
+"""The one recorder: measures that take too long for a class (the speed race, the scaling sweep, the full
+amnesia sweep) are run once per device and kept in data/reference/<kind>_<device>.json, in one format:
+
+    {"format": FORMAT, "kind": "race" | "scaling" | "amnesia", "complete": true,
+     "provenance": {command, date, device, device_name, cpu, cpu_threads, torch, cuda, ..., wall_seconds},
+     "settings": {...}, "results": [...]}
+
+Command line: python -m helpers.record {race,scaling,amnesia} [--device cuda] [--out DIR] [--quick].
+Notebooks 05, 11 and 12 read the files with `load(kind)` and name them with `label(record)`.
+"""
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .core.models import ModelConfig
+from .core.paths import REFERENCE_DIR
+from .core.tasks import RecallConfig
+from .core.timing import available, device_name
+from .core.train import TrainConfig
+from .lessons import amnesia, race, scaling
+
+FORMAT = "helpers.record/1"
+KINDS = ("race", "scaling", "amnesia")
+
+
+def cpu_model():
+    """The CPU's model name (Linux /proc/cpuinfo), else what platform says; for every recording."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(device):
+    """Where and with what a recording is made: date, device, CPU, threads, versions, the machine's load.
+    Every recording of notebooks 05, 11 and 12 carries it."""
+    device = torch.device(device)
+    return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "device": device.type, "device_name": device_name(device), "cpu": cpu_model(),
+            "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version() if device.type == "cuda" else None,
+            "python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform(),
+            "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+            "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}  # busy: slower figures
+
+
+def path_for(kind, device, out_dir=REFERENCE_DIR):
+    """data/reference/<kind>_<device>.json, read by notebooks 05, 11 and 12."""
+    return Path(out_dir) / f"{kind}_{torch.device(device).type}.json"
+
+
+class Recording:
+    """One file being written for notebook 05, 11 or 12: `add(result)` appends and rewrites it, so a stopped
+    run keeps what it measured."""
+
+    def __init__(self, kind, device, settings, path, command=None):
+        self.path = Path(path)
+        self.start, self.cpu_start = time.perf_counter(), time.process_time()
+        command = command or "python -m helpers.record " + shlex.join(sys.argv[1:])
+        self.data = {"format": FORMAT, "kind": kind, "complete": False,
+                     "provenance": {"command": command, **environment(device)},
+                     "settings": settings, "results": []}
+
+    def add(self, result=None):
+        """Append `result` (if any) and write the file."""
+        if result is not None:
+            self.data["results"].append(result)
+        prov = self.data["provenance"]
+        prov["wall_seconds"] = round(time.perf_counter() - self.start, 1)
+        prov["cpu_seconds"] = round(time.process_time() - self.cpu_start, 1)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(self.data, indent=1) + "\n", encoding="utf-8")
+
+    def finish(self):
+        """Mark the recording complete and write it; returns the path."""
+        self.data["complete"] = True
+        self.add()
+        return self.path
+
+
+def check_device(device):
+    """Raise ValueError unless `device` is 'cpu' or 'cuda' and present here (the command line)."""
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    if not available(device):
+        raise ValueError(f"device {device!r} is not available on this machine")
+
+
+def race_plan(device, quick=False):
+    """The races recorded on `device` for notebook 11 (quick: tiny, for tests): torch's ways. Pure Python and
+    NumPy race in notebook 11, where they are written; the CPU file keeps their figures from when the recorder
+    held them."""
+    ways = race.TORCH_WAYS if device == "cuda" else ("torch-cpu",)
+    if quick:
+        return [race.RaceConfig(words=40, d=4, ways=ways, repeats=1, warmup=0)]
+    return [race.RaceConfig(words=1000, d=16, ways=ways), race.RaceConfig(words=1000, d=256, ways=ways)]
+
+
+def scaling_plan(device, quick=False):
+    """The sweeps recorded on `device` (quick: tiny, for tests) for notebook 12."""
+    if quick:
+        return [scaling.ScaleConfig(lengths=(16, 32), d=8, device=device, repeats=1, warmup=0, matmul_n=64)]
+    if device != "cuda":
+        return [scaling.ScaleConfig(lengths=tuple(2 ** k for k in range(6, 13)), device="cpu")]
+    lengths = tuple(2 ** k for k in range(6, 15))  # 64 .. 16384
+    return [scaling.ScaleConfig(lengths=lengths, d=256, batch=8, heads=4, device="cuda"),
+            scaling.ScaleConfig(lengths=lengths, d=256, batch=8, heads=4, device="cuda", dtype="bfloat16",
+                                layers=scaling.SWEEP_LAYERS)]
+
+
+def amnesia_plan(quick=False):
+    """Notebook 05's amnesia sweep: lengths 5 to 1000, 50 epochs, 3 seeds (quick: two short lengths)."""
+    if quick:
+        return {"lengths": [5, 8], "epochs": 1, "seeds": [0], "variants": ["lstm", "transformer"]}
+    return {"lengths": [5, 10, 20, 40, 80, 160, 320, 640, 1000], "epochs": 50, "seeds": [0, 1, 2],
+            "variants": list(amnesia.VARIANTS)}
+
+
+def record_race(device, path, quick=False, log=print):
+    """Run the race plan on `device` into `path` (notebook 11 reads it)."""
+    plan = race_plan(device, quick)
+    rec = Recording("race", device, {"configs": [asdict(c) for c in plan]}, path)
+    for cfg in plan:
+        log(f"race: {cfg.words} words, width {cfg.d}, ways {', '.join(cfg.ways)}")
+        result = race.race(**asdict(cfg))
+        log(str(result))
+        rec.add(result.to_dict())
+    return rec.finish()
+
+
+def record_scaling(device, path, quick=False, log=print):
+    """Run the scaling plan on `device` into `path` (notebook 12 reads it)."""
+    plan = scaling_plan(device, quick)
+    rec = Recording("scaling", device, {"configs": [asdict(c) for c in plan]}, path)
+    for cfg in plan:
+        log(f"scaling on {cfg.device} ({cfg.dtype}): lengths {cfg.lengths[0]}..{cfg.lengths[-1]}, {', '.join(cfg.layers)}")
+        result = scaling.sweep(cfg)
+        for p in result["points"]:
+            done = race.format_seconds(p["median_s"]) if p["median_s"] is not None else f"failed: {p['error']}"
+            log(f"  {p['layer']:<16} n={p['n']:<6} {done}")
+        rec.add(result)
+    return rec.finish()
+
+
+def record_amnesia(device, path, quick=False, log=print):
+    """Run the amnesia sweep on `device` into `path`, one result per (variant, length, seed) (notebook 05)."""
+    plan = amnesia_plan(quick)
+    settings = {**plan, "variants": {v: amnesia.check_variant(v) for v in plan["variants"]},
+                "recall": {k: v for k, v in asdict(RecallConfig()).items() if k not in ("length", "seed")},
+                "model": asdict(ModelConfig()), "lr": TrainConfig.lr}
+    rec = Recording("amnesia", device, settings, path)
+
+    def add(run):
+        log(f"{run['model']:<12} length {run['length']:>4} seed {run['seed']}: "
+            f"accuracy {run['accuracy']:.1%} ({run['seconds']:.1f} s)")
+        rec.add(run)
+    amnesia.amnesia_curve(plan["lengths"], plan["epochs"], plan["seeds"], plan["variants"], device, log=add)
+    return rec.finish()
+
+
+RECORDERS = {"race": record_race, "scaling": record_scaling, "amnesia": record_amnesia}
+
+
+def load(kind, root=REFERENCE_DIR):
+    """Every recording of `kind` in data/reference/, GPU ones first (other files there are skipped) (notebook 05)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
+    found = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(Path(root).glob("*.json"))]
+    found = [d for d in found if d.get("format") == FORMAT and d.get("kind") == kind]
+    return sorted(found, key=lambda d: d["provenance"]["device"] == "cpu")
+
+
+def label(rec):
+    """'recorded on <device name>, <date>', noting a busy machine (load above its threads) (notebook 05)."""
+    prov = rec["provenance"]
+    load_avg = prov.get("load_average")
+    busy = f" (busy: load {load_avg:.0f})" if load_avg and load_avg > prov.get("cpu_threads", 1) + 0.5 else ""
+    return f"recorded on {prov['device_name']}, {prov['date']}{busy}"
+
+
+def main(argv=None):
+    """Record one kind of measurement on --device into --out/<kind>_<device>.json (notebooks 05, 11, 12)."""
+    parser = argparse.ArgumentParser(prog="python -m helpers.record", description=main.__doc__)
+    parser.add_argument("kind", choices=KINDS)
+    parser.add_argument("--device", default="cuda" if available("cuda") else "cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--out", default=str(REFERENCE_DIR), help="folder for the JSON file")
+    parser.add_argument("--quick", action="store_true", help="tiny settings (a smoke test)")
+    args = parser.parse_args(argv)
+    try:
+        check_device(args.device)
+    except ValueError as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
+    path = RECORDERS[args.kind](args.device, path_for(args.kind, args.device, args.out), args.quick)
+    print(f"wrote {path}")
+    return path
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,1 @@
+"""Presentation: generic plots, the lessons' figures, and the panels (matplotlib, seaborn, ipywidgets)."""

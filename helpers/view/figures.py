@@ -1,0 +1,359 @@
+"""The lessons' figures: one function per figure, drawing what helpers.lessons measured. Colours are
+arguments or this module's own constants; nothing here changes helpers.view.plots.COLORS."""
+import math
+import textwrap
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.patches import Arc
+
+from ..core.checks import check_int
+from ..core.counting import fit_slope
+from ..lessons.amnesia import CHANCE, LABELS, NAMES, curve_table
+from ..lessons.language import TOP_K, completion, sentence_attention
+from ..lessons.race import LAYER_NAMES, LAYERS, WAY_NAMES, WAYS, format_seconds
+from ..lessons.scaling import SWEEP_NAMES, series
+from .plots import COLORS, attention_heatmap, plot_history, position_labels
+def show_amnesia(result):
+    """Draw an amnesia result (training curves, where the Transformer's last position looks); return its summary.
+    Introduced in notebook 01."""
+    plot_history(result.history, chance=1 / 26, title=f"First-letter recall at length {result.length}")
+    plt.show()
+    if result.attention is not None:
+        heads = result.attention[:, -1, :]  # (H, T): what the answering position attends to, per head
+        width = min(2 + 0.5 * result.length, 14)
+        _, ax = plt.subplots(figsize=(width, 2.2))
+        attention_heatmap(heads, [f"head {h + 1}" for h in range(len(heads))], position_labels(result.string),
+                          ax=ax, annotate=result.length <= 16,
+                          title="Transformer, last layer: where the last position looks")
+        ax.set_ylabel("")
+        plt.show()
+    return result.summary()
+
+
+
+STYLES = {"rnn": ("o-", COLORS["rnn"]), "lstm": ("s-", COLORS["lstm"]), "lstm_fb1": ("s--", "#ff7f0e"),
+          "transformer": ("^-", COLORS["transformer"])}
+
+
+def plot_gradients(result):
+    """Two log-scale panels, at initialisation and after training: ‖∂loss/∂e_t‖ against position t (notebook 05)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
+    positions = np.arange(1, result.length + 1)
+    for ax, grads, title in [(axes[0], result.init, "at initialisation"),
+                             (axes[1], result.trained, f"after {result.epochs} epochs")]:
+        for v in result.variants:
+            marker, color = STYLES[v]
+            ax.semilogy(positions, grads[v].clamp_min(1e-30), marker, ms=3, color=color, label=LABELS[v])
+        ax.set(xlabel="position t (1 = the letter to recall)", title=title)
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0].set_ylabel("‖∂loss/∂e_t‖ (log scale)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"The gradient that reaches each position, length {result.length}")
+    fig.tight_layout()
+    return fig
+
+
+def plot_curve(runs, ax=None, title=None, epoch=None):
+    """Held-out accuracy against length (log scale), one line per variant, min-max over seeds, chance dashed.
+    Introduced in notebook 05."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.6))
+    for v, by_len in curve_table(runs, epoch).items():
+        lengths = list(by_len)
+        mean, low, high = (np.array([by_len[L][i] for L in lengths]) for i in range(3))
+        marker, color = STYLES[v]
+        ax.errorbar(lengths, mean, yerr=[mean - low, high - mean], fmt=marker, ms=4, capsize=3, color=color,
+                    label=LABELS[v])
+    ax.axhline(CHANCE, color="k", lw=0.8, ls=":", label=f"chance (1/26 = {CHANCE:.1%})")
+    ax.set_xscale("log")
+    lengths = sorted({r["length"] for r in runs})
+    ax.set_xticks(lengths, [str(L) for L in lengths])
+    ax.set_xticks([], minor=True)
+    ax.set(xlabel="sequence length (log scale)", ylabel="held-out accuracy", ylim=(-0.03, 1.03), title=title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def draw_chain_and_web(n, axes=None, causal=False):
+    """The LSTM's chain x_t -> h_t -> h_(t+1) beside attention's web; token 1's route to the last output in red.
+    Introduced in notebook 06."""
+    check_int("n", n, 2, 64)
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 3.2))
+    chain, web = axes
+    xs = np.arange(n)
+    for ax, name in ((chain, "h"), (web, "y")):
+        ax.scatter(xs, np.zeros(n), s=120, color="#cccccc", zorder=3)
+        ax.scatter(xs, np.ones(n), s=120, color="#d62728" if ax is chain else "#1f77b4", zorder=3)
+        if n <= 16:
+            for t in xs:
+                ax.annotate(f"x{t + 1}", (t, -0.22), ha="center", va="top", fontsize=8)
+                ax.annotate(f"{name}{t + 1}", (t, 1.22), ha="center", va="bottom", fontsize=8)
+        ax.set(xlim=(-0.7, n - 0.3), ylim=(-0.6, 1.6), xticks=[], yticks=[])
+        ax.axis("off")
+    for t in xs:  # chain: input to state, state to next state
+        chain.plot([t, t], [0, 1], color="#999999", lw=1, zorder=1)
+        if t + 1 < n:
+            chain.annotate("", (t + 1 - 0.1, 1), (t + 0.1, 1),
+                           arrowprops={"arrowstyle": "->", "color": "#d62728", "lw": 1.5})
+    chain.plot([0, 0], [0, 1], color="#d62728", lw=2.5, zorder=2)
+    chain.set_title(f"recurrent: token 1 reaches h{n} after {n - 1} dependent steps", fontsize=10)
+    pairs = [(i, j) for j in xs for i in (xs[:j + 1] if causal else xs)]  # output j reads input i
+    web.add_collection(LineCollection([[(i, 0), (j, 1)] for i, j in pairs], colors="#1f77b4",
+                                      linewidths=0.8, alpha=max(0.08, min(0.6, 6 / n)), zorder=1))
+    web.plot([0, n - 1], [0, 1], color="#d62728", lw=2.5, zorder=2)
+    mask = ", causal mask" if causal else ""
+    web.set_title(f"self-attention{mask}: token 1 reaches y{n} in one step", fontsize=10)
+    return axes
+
+
+def arc_diagram(weights, tokens, ax=None, min_weight=0.05, color="#1f77b4", future_color="#ff7f0e", title=None):
+    """Attention as arcs query -> key (width = weight, `future_color` when the key is later); dots = self-weight.
+    Introduced in notebook 07."""
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 2 or w.shape != (len(tokens), len(tokens)):
+        raise ValueError(f"weights must be a square grid of shape ({len(tokens)}, {len(tokens)}), got {w.shape}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(min(2 + 0.7 * len(tokens), 14), 3.2))
+    T = len(tokens)
+    for q in range(T):
+        for k in range(T):
+            if q != k and w[q, k] >= min_weight:
+                span = abs(q - k)
+                ax.add_patch(Arc(((q + k) / 2, 0), span, span * 0.9, theta1=0, theta2=180,
+                                 color=future_color if k > q else color,
+                                 lw=0.4 + 5 * w[q, k], alpha=min(1.0, 0.15 + w[q, k])))
+    ax.scatter(range(T), np.zeros(T), s=20 + 300 * np.diag(w), color="#444444", zorder=3)
+    for t, tok in enumerate(tokens):
+        ax.annotate(tok, (t, -0.15), ha="right", va="top", rotation=45, fontsize=9)
+    ax.set(xlim=(-0.8, T - 0.2), ylim=(-1.2 - 0.08 * max(len(t) for t in tokens), max(1.0, 0.47 * (T - 1))),
+           xticks=[], yticks=[])
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def show_deep_dive(dive, head=None):
+    """Annotated heatmap of the grid with Σ per row; returns the text summary (notebook 09)."""
+    which = f"head {head}" if head else "mean over heads"
+    attention_heatmap(dive.grid(head), dive.tokens, annotate=True, sums=True,
+                      title=f"Layer {dive.layer}, {which}: softmax(QKᵀ/√d) per row")
+    plt.show()
+    return dive.summary(head)
+
+
+def plot_learning(demo):
+    """Loss on the targets and the share of words right, per epoch, with the snapshot epochs marked (notebook 10)."""
+    h = demo.history
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.4))
+    ax_loss.plot(range(1, h.epochs + 1), h.train_loss, "-", color="#1f77b4", label="training batch")
+    ax_loss.plot(range(len(h.test_loss)), h.test_loss, ":", color="#1f77b4", label="after the epoch")
+    ax_acc.plot(range(len(h.test_acc)), h.test_acc, "-", color="#1f77b4")
+    for e in demo.outputs:
+        ax_loss.axvline(e, color="#888", lw=0.6, ls="--")
+        ax_acc.axvline(e, color="#888", lw=0.6, ls="--")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss on the target sentences", yscale="log")
+    ax_acc.set(xlabel="epoch", ylabel="next word right (teacher forced)", ylim=(-0.02, 1.02),
+               title="words right, given the right words before")
+    ax_loss.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_filmstrip(demo, layer=1, head=None):
+    """One attention grid per snapshot epoch, side by side on one colour scale (0 to 1) (notebook 10)."""
+    L, H = next(iter(demo.attention.values())).shape[:2]
+    check_int("layer", layer, 1, L)
+    if head is not None:
+        check_int("head", head, 1, H)
+    epochs = list(demo.attention)
+    fig, axes = plt.subplots(1, len(epochs), figsize=(2.6 * len(epochs) + 1.4, 3.6), squeeze=False, layout="constrained")
+    T = len(demo.tokens)
+    for ax, e in zip(axes[0], epochs):
+        w = demo.attention[e][layer - 1]  # (H, T, T)
+        grid = w.mean(0) if head is None else w[head - 1]
+        im = ax.imshow(grid.numpy(), cmap="Blues", vmin=0, vmax=1)
+        ax.set_title(f"epoch {e}\nloss {demo.history.test_loss[e]:.2f}", fontsize=9)
+        ax.set_xticks(range(T), demo.tokens, rotation=90, fontsize=7)
+        ax.set_yticks(range(T), demo.tokens if ax is axes[0, 0] else [""] * T, fontsize=7)
+    which = "mean over heads" if head is None else f"head {head}"
+    fig.suptitle(f"Attention on the first target, layer {layer} ({which}): rows look at columns", fontsize=10)
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.7, label="attention weight")
+    return fig
+
+
+def show_training(demo, layer=1):
+    """Draw the curves and the filmstrip of `layer`; return the summary text (notebook 10)."""
+    plot_learning(demo)
+    plt.show()
+    plot_filmstrip(demo, layer)
+    plt.show()
+    return demo.summary()
+
+
+def plot_perplexity(lms):
+    """Held-out perplexity per epoch for both models, with the unigram baseline; returns the figure (notebook 13)."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    for kind, h in lms.history.items():
+        ppl = np.exp(h.test_loss)
+        ax.plot(range(len(ppl)), ppl, "o-", ms=3, color=COLORS[kind], label=NAMES[kind])
+        best = lms.best_epoch(kind)
+        ax.plot(best, ppl[best], "*", ms=12, color=COLORS[kind])
+    ax.axhline(lms.unigram, color="k", ls="--", lw=1, label="unigram baseline")
+    ax.set(yscale="log", xlabel="epoch", ylabel="held-out perplexity (log scale)",
+           title="Held-out perplexity (star = lowest)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_candidates(runs):
+    """Per model, a grid step x rank coloured by probability, the chosen word boxed; returns the figure.
+    Introduced in notebook 13."""
+    n = max(len(r) for r in runs.values())
+    fig, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 0.5 * n + 1.2), squeeze=False)
+    for ax, (name, steps) in zip(axes[0], runs.items()):
+        grid = np.full((n, TOP_K), np.nan)
+        for t, step in enumerate(steps):
+            grid[t, :len(step.top)] = [p for _, p in step.top]
+        ax.imshow(grid, cmap="Blues", vmin=0, vmax=1, aspect="auto")
+        for t, step in enumerate(steps):
+            for r, (word, p) in enumerate(step.top):
+                chosen = word == step.word
+                ax.text(r, t, f"{word}\n{p:.2f}", ha="center", va="center", fontsize=7.5,
+                        color="white" if p > 0.6 else "black", fontweight="bold" if chosen else "normal",
+                        bbox={"fill": False, "edgecolor": "#d62728", "lw": 1.5} if chosen else None)
+        ax.set_yticks(range(len(steps)), [f"…{' '.join(s.context.split()[-2:])} ▸" for s in steps], fontsize=8)
+        ax.set_xticks(range(TOP_K), [f"#{r + 1}" for r in range(TOP_K)])
+        ax.set_title(f"{name}: top {TOP_K} next words per step (boxed = chosen)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def show_showdown(result):
+    """Draw a Showdown (curves, perplexity, candidates, the Transformer's attention); return its summary.
+    Introduced in notebook 13."""
+    lms = result.lms
+    plot_history({k: lms.history[k] for k in lms.models}, title=f"Language models on data/corpus, {lms.epochs} epochs")
+    plt.show()
+    plot_perplexity(lms)
+    plt.show()
+    plot_candidates(result.runs)
+    plt.show()
+    if "transformer" in lms.models:
+        text = completion(result.runs[NAMES["transformer"]])
+        weights, labels = sentence_attention(lms.models["transformer"], lms.vocab, text)
+        attention_heatmap(weights, labels, annotate=False,
+                          title="Transformer, last layer, mean over heads, on its own sentence")
+        plt.show()
+    return result.summary()
+
+
+LAYER_COLORS = {"lstm": "#d62728", "attention": "#1f77b4", "sdpa": "#2ca02c"}  # LSTM red, Transformer blue
+
+
+def plot_race(sources, ncols=3):
+    """Bars of seconds per way and layer (log scale), one panel per (label, RaceResult) (notebook 11)."""
+    nrows = math.ceil(len(sources) / ncols)
+    ncols = min(ncols, len(sources))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.7 * nrows), squeeze=False)
+    for ax in axes.flat[len(sources):]:
+        ax.axis("off")
+    for ax, (label, result) in zip(axes.flat, sources):
+        ways = [w for w in result.config.ways if result.ratio(w)]
+        for j, layer in enumerate(LAYERS):
+            secs = [result.seconds[w, layer] for w in ways]
+            bars = ax.bar(np.arange(len(ways)) + (j - 0.5) * 0.4, secs, 0.4, color=LAYER_COLORS[layer],
+                          label=LAYER_NAMES[layer])
+            ax.bar_label(bars, [format_seconds(s) for s in secs], fontsize=7, rotation=90, padding=2)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(ways)), [WAY_NAMES[w] for w in ways], rotation=20, fontsize=8)
+        ax.set_ylabel("seconds, forward + backward")
+        ax.set_title(f"{textwrap.fill(label, 48)}\n{result.config.words:,} words, width {result.config.d}", fontsize=8)
+        ax.margins(y=0.4)
+        ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_ratios(sources):
+    """LSTM time / Transformer time per way, one bar per (label, RaceResult); above 1 the Transformer wins.
+    Introduced in notebook 11."""
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    width = 0.8 / len(sources)
+    for k, (label, result) in enumerate(sources):
+        ratios = [result.ratio(w) if w in result.config.ways and result.ratio(w) else np.nan for w in WAYS]
+        bars = ax.bar(np.arange(len(WAYS)) + (k - (len(sources) - 1) / 2) * width, ratios, width,
+                      label=f"{label}, width {result.config.d}")
+        ax.bar_label(bars, [f"{r:.2g}" if r == r else "" for r in ratios], fontsize=6, padding=1)
+    ax.axhline(1, color="k", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(WAYS)), [WAY_NAMES[w] for w in WAYS])
+    ax.set(ylabel="LSTM time / Transformer time", title="above the line: the Transformer layer is faster")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    return fig
+
+
+def plot_scaling(sources, layers=("lstm", "attention", "sdpa")):
+    """Log-log time and memory against length with fitted slopes: one column per (label, sweep result) (notebook 12)."""
+    fig, axes = plt.subplots(2, len(sources), figsize=(4.6 * len(sources), 6.4), squeeze=False)
+    for col, (label, result) in enumerate(sources):
+        cfg = result["config"]
+        for row, (key, unit, scale) in enumerate((("median_s", "seconds, forward + backward", 1),
+                                                  ("peak_bytes" if cfg["device"] == "cuda" else "saved_bytes",
+                                                   "MB", 1e-6))):
+            ax = axes[row, col]
+            for layer in layers:
+                ns, ys = series(result, layer, key)
+                if len(ns) >= 2:
+                    slope = fit_slope(ns, ys, last=4)
+                    ax.loglog(ns, np.array(ys) * scale, "o-", ms=3, color=LAYER_COLORS.get(layer),
+                              label=f"{SWEEP_NAMES[layer]}: slope {slope:.2f}")
+            ax.set_xscale("log", base=2)
+            ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(plt.NullFormatter())
+            ax.set(xlabel="sequence length n", ylabel=unit if row == 0 else
+                   ("peak GPU memory, MB" if key == "peak_bytes" else "kept for backward, MB"))
+            ax.legend(fontsize=6)
+            if row == 0:
+                ax.set_title(f"{textwrap.fill(label, 52)}\n{cfg['dtype']}, batch {cfg['batch']}, width {cfg['d']}",
+                             fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_flops(sources, layers=("lstm", "attention", "sdpa")):
+    """Achieved FLOP/s against length, beside the device's best matmul rate and datasheet peak (notebook 12)."""
+    fig, axes = plt.subplots(1, len(sources), figsize=(4.6 * len(sources), 3.4), squeeze=False)
+    for ax, (label, result) in zip(axes[0], sources):
+        for layer in layers:
+            ns, ys = series(result, layer, "flops_per_s")
+            ax.loglog(ns, np.array(ys) / 1e9, "o-", ms=3, color=LAYER_COLORS.get(layer), label=SWEEP_NAMES[layer])
+        ax.axhline(result["matmul_flops_per_s"] / 1e9, color="k", ls="--", lw=0.8, label="one large matmul, measured")
+        if result.get("peak_flops_per_s"):
+            ax.axhline(result["peak_flops_per_s"] / 1e9, color="k", lw=0.8, label="datasheet peak")
+        ax.set_xscale("log", base=2)
+        ax.set(xlabel="sequence length n", ylabel="GFLOP/s achieved")
+        ax.set_title(f"{textwrap.fill(label, 52)}\n{result['config']['dtype']}", fontsize=8)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def plot_epoch_seconds(pair):
+    """Seconds of every training epoch (training + evaluation), per model (notebook 11)."""
+    fig, ax = plt.subplots(figsize=(5, 2.8))
+    for kind, secs in pair.epoch_seconds.items():
+        layer = "lstm" if kind == "lstm" else "attention"
+        ax.plot(range(1, len(secs) + 1), secs, "o-", ms=3, color=LAYER_COLORS[layer],
+                label=f"{LAYER_NAMES[layer]}: {sum(secs):.1f} s in all")
+    ax.set(xlabel="epoch", ylabel="seconds", title="time per epoch", ylim=(0, None))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+

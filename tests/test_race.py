@@ -1,0 +1,103 @@
+"""The speed race (notebook 11): the torch ways agree with an independent computation, hand-written ways plug
+in, the result table and its JSON round trip hold, and bad settings are refused."""
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from helpers.core.counting import layer_flops
+from helpers.core.timing import NO_GPU
+from helpers.lessons import race as R
+
+GPU = R.gpu_device() is not None
+
+
+def oracle(p, layer):
+    """The same layer by torch.func-free plain autograd on float64 tensors: F.lstm_cell and explicit softmax."""
+    t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=k != "g") for k, v in p.items()}
+    if layer == "lstm":
+        h = c = torch.zeros(1, t["x"].shape[1], dtype=torch.float64)
+        hs = []
+        for x_t in t["x"]:
+            h, c = torch.lstm_cell(x_t[None], (h, c), t["W"], t["U"], t["b"], None)
+            hs.append(h[0])
+        y, names = torch.stack(hs), ("x", "W", "U", "b")
+    else:
+        q, k, v = t["x"] @ t["Wq"], t["x"] @ t["Wk"], t["x"] @ t["Wv"]
+        y = F.softmax(q @ k.T / q.shape[1] ** 0.5, dim=-1) @ v @ t["Wo"]
+        names = ("x", "Wq", "Wk", "Wv", "Wo")
+    y.backward(t["g"])
+    return y.detach().numpy(), {n: t[n].grad.numpy() for n in names}
+
+
+@pytest.mark.parametrize("layer", R.LAYERS)
+def test_torch_ways_match_an_independent_computation(layer):
+    p = R.race_problem(words=25, d=6, dtype="float64")
+    y_ref, g_ref = oracle(p, layer)
+    for (way, _), (y, grads) in R.race_outputs(p, layers=(layer,)).items():
+        tol = 5e-3 if way == "torch-gpu" else 1e-10
+        np.testing.assert_allclose(y, y_ref, rtol=tol, atol=tol, err_msg=f"{way} {layer} output")
+        assert grads.keys() == g_ref.keys()
+        for name in grads:
+            np.testing.assert_allclose(grads[name], g_ref[name], rtol=tol, atol=tol, err_msg=f"{way} gradient {name}")
+        assert all(np.abs(g).max() > 1e-3 for g in grads.values())  # not trivially zero
+
+
+def torch_as_numpy(layer, p):
+    """A stand-in hand-written way: the CPU torch layer, its result converted to NumPy."""
+    step = R.make_step("torch-cpu", layer, p)
+    return lambda: R.as_numpy(step())
+
+
+def test_race_times_a_handmade_way_beside_torch_and_reports_a_missing_gpu():
+    result = R.race(words=30, d=4, repeats=2, warmup=0, handmade={"numpy": torch_as_numpy})
+    assert result.config.ways == ("numpy", "torch-cpu", "torch-gpu")
+    for way in ("numpy", "torch-cpu"):
+        assert result.ratio(way) == result.seconds[way, "lstm"] / result.seconds[way, "attention"]
+        assert result.tokens_per_s(way, "lstm") == pytest.approx(30 / result.seconds[way, "lstm"])
+        assert len(result.runs[way, "attention"]) == 2
+    text = str(result)
+    assert "LSTM/Transformer" in text and "NumPy" in text and "pure Python" not in text
+    if not GPU:
+        assert result.ratio("torch-gpu") is None and NO_GPU in text.splitlines()[-1]
+    again = R.RaceResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert again.seconds == result.seconds and str(again) == text
+
+
+def test_python_repeats_apply_to_pure_python_only():
+    handmade = {"python": torch_as_numpy, "numpy": torch_as_numpy}
+    result = R.race(words=20, d=4, repeats=3, warmup=0, python_repeats=1, handmade=handmade, ways=("python", "numpy"))
+    assert [len(result.runs[w, "lstm"]) for w in ("python", "numpy")] == [1, 3]
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(words=0), "words must be"), (dict(words=10**6), "words must be"), (dict(d=0), "d must be"),
+    (dict(repeats=0), "repeats must be"), (dict(ways=("torch-cpu", "fortran")), "ways must be drawn from"),
+    (dict(ways=("python",)), "written in notebook 11"),
+    (dict(ways=("python",), handmade={"python": torch_as_numpy}, words=4000, d=16), "pure Python would take minutes"),
+])
+def test_race_refuses_bad_arguments(bad, message):
+    with pytest.raises(ValueError, match=message):
+        R.race(**{"words": 10, "d": 4, **bad})
+
+
+def test_document_is_the_corpus():
+    words = R.document(12)
+    assert len(words) == 12 and words[:2] == ["we", "propose"]
+
+
+def test_attention_flops_match_torch_flop_counter():
+    from torch.utils.flop_counter import FlopCounterMode
+    p = {k: torch.from_numpy(v).requires_grad_(k != "g") for k, v in R.race_problem(words=50, d=8).items()}
+    with FlopCounterMode(display=False) as counter:  # as in the race: the input and every weight get a gradient
+        q, k, v = p["x"] @ p["Wq"], p["x"] @ p["Wk"], p["x"] @ p["Wv"]
+        ((q @ k.T).softmax(-1) @ v @ p["Wo"]).backward(p["g"])
+    assert layer_flops("attention", 50, 8) == counter.get_total_flops()
+
+
+def test_lstm_flops_grow_linearly_and_attention_quadratically():
+    assert layer_flops("lstm", 2000, 16) == 2 * layer_flops("lstm", 1000, 16)
+    big, small = layer_flops("attention", 4000, 16), layer_flops("attention", 2000, 16)
+    assert 3.5 < big / small < 4

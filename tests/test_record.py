@@ -1,0 +1,85 @@
+"""The one recorder: every kind writes the same format with its provenance, runs with torch and NumPy alone,
+and load() reads only recordings of the kind asked for."""
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from helpers import record
+
+BLOCKED = "import sys\nfor m in ('matplotlib', 'seaborn', 'ipywidgets'): sys.modules[m] = None\n"
+
+
+def run_recorder(*args):
+    """python -m helpers.record ARGS in a fresh interpreter where matplotlib, seaborn and ipywidgets cannot load."""
+    code = BLOCKED + f"sys.argv = ['helpers.record', *{list(args)!r}]\nimport runpy\nrunpy.run_module('helpers.record', run_name='__main__')"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("kind", record.KINDS)
+def test_each_kind_writes_one_format_with_provenance_without_matplotlib(kind, tmp_path):
+    done = run_recorder(kind, "--device", "cpu", "--quick", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    data = json.loads((tmp_path / f"{kind}_cpu.json").read_text())
+    assert (data["format"], data["kind"], data["complete"]) == (record.FORMAT, kind, True)
+    prov = data["provenance"]
+    assert prov["command"] == f"python -m helpers.record {kind} --device cpu --quick --out {tmp_path}"
+    assert prov["device"] == "cpu" and prov["torch"] == torch.__version__ and prov["wall_seconds"] >= 0
+    assert data["results"] and record.load(kind, tmp_path) == [data]
+    assert record.label(data).startswith("recorded on ")
+
+
+def test_quick_recordings_hold_what_the_notebooks_read(tmp_path):
+    record.record_race("cpu", tmp_path / "race_cpu.json", quick=True, log=lambda *_: None)
+    record.record_amnesia("cpu", tmp_path / "amnesia_cpu.json", quick=True, log=lambda *_: None)
+    race = record.load("race", tmp_path)[0]["results"][0]
+    assert race["config"]["words"] == 40 and {r["way"] for r in race["rows"]} == {"torch-cpu"}
+    amnesia = record.load("amnesia", tmp_path)[0]
+    keys = {(r["model"], r["length"], r["seed"]) for r in amnesia["results"]}
+    assert keys == {(m, L, 0) for m in ("lstm", "transformer") for L in (5, 8)}
+    assert amnesia["settings"]["variants"] == {"lstm": ["lstm", 0.0], "transformer": ["transformer", 0.0]}
+
+
+def test_load_skips_other_files_and_puts_a_gpu_first(tmp_path):
+    def write(name, kind, device):
+        (tmp_path / name).write_text(json.dumps({"format": record.FORMAT, "kind": kind, "results": [],
+                                                 "provenance": {"device": device}}))
+    write("race_cpu.json", "race", "cpu")
+    write("race_cuda.json", "race", "cuda")
+    write("scaling_cpu.json", "scaling", "cpu")
+    (tmp_path / "notes.json").write_text(json.dumps({"device": "cpu", "sweep": []}))
+    assert [r["provenance"]["device"] for r in record.load("race", tmp_path)] == ["cuda", "cpu"]
+    with pytest.raises(ValueError, match="kind must be one of"):
+        record.load("bench", tmp_path)
+
+
+def test_a_busy_machine_is_named_in_the_label():
+    rec = {"provenance": {"device_name": "CPU", "date": "2026-12-01", "cpu_threads": 2, "load_average": 5.0}}
+    assert record.label(rec) == "recorded on CPU, 2026-12-01 (busy: load 5)"
+
+
+def test_a_stopped_recording_keeps_what_it_measured(tmp_path):
+    rec = record.Recording("amnesia", "cpu", {"lengths": [5]}, tmp_path / "a.json", command="test")
+    rec.add({"model": "lstm", "accuracy": 0.5})
+    data = json.loads((tmp_path / "a.json").read_text())
+    assert data["complete"] is False and data["results"] == [{"model": "lstm", "accuracy": 0.5}]
+
+
+def test_the_recorder_refuses_a_missing_or_unknown_device(tmp_path):
+    with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda'"):
+        record.check_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="not available on this machine"):
+            record.check_device("cuda")
+        done = run_recorder("race", "--device", "cuda", "--out", str(tmp_path))
+        assert done.returncode == 2 and "not available on this machine" in done.stderr
+
+
+def test_the_stored_recordings_are_in_the_current_format():
+    for kind in record.KINDS:
+        recs = record.load(kind)
+        assert recs, f"no {kind} recording in data/reference/"
+        for rec in recs:
+            assert rec["complete"] and rec["provenance"]["command"].startswith("python -m helpers.")

@@ -1,0 +1,62 @@
+"""The scaling sweep (notebook 12): memory kept for backward grows as the theory says, the fused layer equals
+the explicit one, a kernel that cannot run is recorded, and bad settings are refused."""
+import pytest
+import torch
+
+from helpers.core.counting import fit_slope
+from helpers.core.models import MultiHeadAttention
+from helpers.lessons import scaling as S
+
+
+def test_sweep_memory_grows_linearly_for_lstm_and_quadratically_for_explicit_attention():
+    cfg = S.ScaleConfig(lengths=(128, 256, 512), d=8, repeats=1, warmup=0, matmul_n=64)
+    result = S.sweep(cfg)
+    assert len(result["points"]) == 9 and all(p["error"] is None for p in result["points"])
+    lstm = fit_slope(*S.series(result, "lstm", "saved_bytes"))
+    explicit = fit_slope(*S.series(result, "attention", "saved_bytes"))
+    fused = fit_slope(*S.series(result, "sdpa", "saved_bytes"))
+    assert 0.8 < lstm < 1.2
+    assert 1.7 < explicit < 2.1
+    assert fused < 1.5  # the fused kernel never stores the n × n weights
+    assert result["peak_flops_per_s"] is None and result["matmul_flops_per_s"] > 0
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_fused_attention_equals_the_explicit_one(causal):
+    torch.manual_seed(0)
+    explicit = S.build_layer("attention", S.ScaleConfig(d=16, heads=4))
+    fused = S.build_layer("sdpa", S.ScaleConfig(d=16, heads=4))
+    assert isinstance(fused, MultiHeadAttention) and fused.fused and not explicit.fused
+    fused.load_state_dict(explicit.state_dict())
+    x = torch.randn(2, 50, 16)  # (B, T, d)
+    mask = torch.ones(50, 50, dtype=torch.bool).tril() if causal else None
+    out, weights = fused(x, mask)
+    assert weights is None  # the fused kernel never forms them
+    torch.testing.assert_close(out, explicit(x, mask)[0], rtol=1e-5, atol=1e-5)
+
+
+def test_a_kernel_that_cannot_run_is_recorded_not_raised():
+    cfg = S.ScaleConfig(d=8, repeats=1, warmup=0)
+    if not torch.cuda.is_available():  # cuDNN's attention exists only on an NVIDIA GPU
+        point = S.measure_point("sdpa-cudnn", 16, cfg)
+        assert point["median_s"] is None and "No viable backend" in point["error"]
+    point = S.measure_point("sdpa-math", 16, cfg)  # the math kernel runs everywhere
+    assert point["error"] is None and point["median_s"] == sorted(point["runs"])[0]
+
+
+def test_sweep_refuses_bad_settings():
+    with pytest.raises(ValueError, match="layers must be drawn from"):
+        S.sweep(S.ScaleConfig(layers=("gru",)))
+    with pytest.raises(ValueError, match=r"d \(10\) must be a multiple of heads \(4\)"):
+        S.sweep(S.ScaleConfig(d=10, heads=4))
+    with pytest.raises(ValueError, match="dtype must be"):
+        S.sweep(S.ScaleConfig(dtype="int8"))
+    with pytest.raises(ValueError, match="backend must be None or one of"):
+        MultiHeadAttention(8, 2, backend="fortran")
+
+
+def test_crossover_is_the_first_length_where_b_is_slower():
+    result = {"points": [{"layer": l, "n": n, "median_s": s} for l, n, s in
+                         [("lstm", 64, 2), ("attention", 64, 1), ("lstm", 128, 4), ("attention", 128, 5)]]}
+    assert S.crossover(result) == 128
+    assert S.crossover(result, "attention", "lstm") == 64
