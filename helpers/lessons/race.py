@@ -1,6 +1,7 @@
-"""The speed race (notebook 11): an LSTM layer against a self-attention layer, forward and backward, in
-pure Python, NumPy, torch on the CPU and torch on the GPU, on the course corpus. `python -m helpers.record
-race` records it to data/reference/."""
+"""The speed race (notebook 11): an LSTM layer against a self-attention layer, forward and backward, on the
+course corpus. Here: the problem, torch's two ways (CPU, GPU), the race and its result; the pure Python and
+NumPy ways are written in notebook 11 and passed in as `handmade`. `python -m helpers.record race` records
+torch's ways to data/reference/."""
 import math
 import re
 import statistics
