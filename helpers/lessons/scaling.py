@@ -15,6 +15,8 @@ SWEEP_LAYERS = ("lstm", "attention", "sdpa") + tuple(f"sdpa-{b}" for b in SDPA_B
 SWEEP_NAMES = {"lstm": "LSTM (nn.LSTM)", "attention": "attention, explicit softmax(QKᵀ)V",
                "sdpa": "attention, scaled_dot_product_attention",
                **{f"sdpa-{b}": f"attention, SDPA {b} kernel" for b in SDPA_BACKENDS}}
+
+
 @dataclass
 class ScaleConfig:
     """One sweep's settings, stored with its result (notebook 12)."""
@@ -125,6 +127,8 @@ PEAKS = (("H200 NVL", {"float32": 60e12, "bfloat16": 835e12, "float16": 835e12})
          ("H200", {"float32": 67e12, "bfloat16": 989e12, "float16": 989e12}),
          ("H100", {"float32": 67e12, "bfloat16": 989e12, "float16": 989e12}),
          ("A100", {"float32": 19.5e12, "bfloat16": 312e12, "float16": 312e12}))
+
+
 def peak_flops(device, dtype="float32"):
     """The device's datasheet peak FLOP/s for `dtype`, or None where unknown (every CPU, most GPUs) (notebook 12)."""
     device = torch.device(device)

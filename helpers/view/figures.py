@@ -15,6 +15,8 @@ from ..lessons.language import TOP_K, completion, sentence_attention
 from ..lessons.race import LAYER_NAMES, LAYERS, WAY_NAMES, WAYS, format_seconds
 from ..lessons.scaling import SWEEP_NAMES, series
 from .plots import COLORS, attention_heatmap, plot_history, position_labels
+
+
 def show_amnesia(result):
     """Draw an amnesia result (training curves, where the Transformer's last position looks); return its summary.
     Introduced in notebook 01."""
@@ -30,7 +32,6 @@ def show_amnesia(result):
         ax.set_ylabel("")
         plt.show()
     return result.summary()
-
 
 
 STYLES = {"rnn": ("o-", COLORS["rnn"]), "lstm": ("s-", COLORS["lstm"]), "lstm_fb1": ("s--", "#ff7f0e"),

@@ -140,8 +140,6 @@ def showdown_panel(length=(1, 17, 15), epochs=(1, 40, 20), prompt=PROMPT, temper
     return panel
 
 
-
-
 class Interact(W.VBox):
     """ipywidgets.interact(fn, **controls) that also keeps a static copy of fn's first view, for viewers
     without the widget state (notebook 08)."""
