@@ -13,7 +13,7 @@ export ATEN_CPU_CAPABILITY ?= avx2
 export ONEDNN_MAX_CPU_ISA ?= AVX2
 export MPLBACKEND := module://matplotlib_inline.backend_inline
 
-.PHONY: lab test unit notebooks execute html browser-setup clean
+.PHONY: lab test unit notebooks execute bench html browser-setup clean
 
 $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ execute: $(STAMP)  ## re-execute every notebook in place, then store it compactl
 	  ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 "$$nb" || exit 1; \
 	  ../$(BIN)/python ../tools/compact_notebooks.py "$$nb" || exit 1; \
 	done
+
+bench: $(STAMP)  ## measured, not asserted: torch threads per kind of work, then every panel's run, quiet and loaded
+	$(BIN)/python -m helpers.benchmark
+	$(BIN)/python tools/bench_panels.py $(NB)
 
 VENDOR := build/vendor/node_modules
 LIB    := ../lib

@@ -12,23 +12,26 @@ from .core.corpus import CORPUS_DIR, NextWord, Vocab, corpus_task, load_sentence
 from .core.models import (LSTMCell, LSTMModel, ModelConfig, MultiHeadAttention, RNNModel, TransformerModel, attention,
                           build_model, causal_mask)
 from .core.tasks import LETTERS, MAX_LENGTH, FirstLetterRecall, RecallConfig, decode, encode
-from .core.timing import NO_GPU, Timing, device_name, pick_device, time_call, time_devices
+from .core.timing import (NO_GPU, THREADS, Timing, device_name, pick_device, threads, time_call, time_devices,
+                          use_thread_policy)
 from .core.train import (MAX_EPOCHS, History, TrainConfig, evaluate, seed_everything, time_training_step, train,
                          train_kinds)
 from .lessons.amnesia import KINDS, NAMES, AmnesiaResult, amnesia_test, time_recall_step
 
-VIEW = {"Panel": "widgets", "amnesia_panel": "widgets", "showdown_panel": "widgets", "show_amnesia": "figures",  # name ->
-        "plot_history": "plots", "attention_heatmap": "plots", "position_labels": "plots"}  # its helpers.view module
+VIEW = {"Panel": "widgets", "amnesia_panel": "widgets", "showdown_panel": "widgets",  # name -> its helpers.view module
+        "show_amnesia": "figures", "plot_history": "plots", "attention_heatmap": "plots", "position_labels": "plots"}
 
 __all__ = [
     "check_int", "CORPUS_DIR", "NextWord", "Vocab", "corpus_task", "load_sentences", "tokenize", "LSTMCell",
     "LSTMModel", "ModelConfig", "MultiHeadAttention", "RNNModel", "TransformerModel", "attention", "build_model",
     "causal_mask", "LETTERS", "MAX_LENGTH", "FirstLetterRecall", "RecallConfig", "decode", "encode", "NO_GPU",
-    "Timing", "device_name", "pick_device", "time_call", "time_devices", "MAX_EPOCHS", "History", "TrainConfig",
-    "evaluate", "seed_everything", "time_training_step", "train", "train_kinds", "KINDS", "NAMES", "AmnesiaResult",
-    "amnesia_test", "time_recall_step", "Panel", "amnesia_panel", "showdown_panel", "show_amnesia", "plot_history",
-    "attention_heatmap", "position_labels"
+    "THREADS", "Timing", "device_name", "pick_device", "threads", "time_call", "time_devices", "MAX_EPOCHS",
+    "History", "TrainConfig", "evaluate", "seed_everything", "time_training_step", "train", "train_kinds", "KINDS",
+    "NAMES", "AmnesiaResult", "amnesia_test", "time_recall_step", "Panel", "amnesia_panel", "showdown_panel",
+    "show_amnesia", "plot_history", "attention_heatmap", "position_labels"
 ]  # every name above, and the VIEW names loaded on first use
+
+use_thread_policy()  # one thread: the same numbers on any machine, no collapse on a shared CPU (README)
 
 
 def __getattr__(name):

@@ -34,3 +34,25 @@ def test_time_devices_bad_arguments():
         helpers.time_devices(lambda d: (lambda: None), repeats=0)
     with pytest.raises(ValueError, match="devices must be drawn from"):
         helpers.time_devices(lambda d: (lambda: None), devices=("cpu", "tpu"))
+
+
+def test_helpers_runs_torch_on_its_thread_policy_and_threads_restores():
+    assert helpers.THREADS == 1 and torch.get_num_threads() == 1  # set by `import helpers`
+    with helpers.threads(2):
+        assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == 1
+    with pytest.raises(ValueError, match="n must be a whole number of threads, at least 1"):
+        with helpers.threads(0):
+            pass
+
+
+def test_benchmark_prints_both_thread_counts_quiet_and_loaded():
+    import re
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "helpers.benchmark", "--quick", "--kinds", "race"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("race"))
+    times = [float(v) for v in re.findall(r"([\d.]+)s", row)]
+    assert len(times) == 4 and all(t > 0 for t in times)

@@ -1,12 +1,35 @@
 """Devices and timing: pick where to run, and time the same work on the CPU and the GPU side by side."""
 import statistics
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
 
 DEVICES = ("cpu", "cuda", "mps")
 NO_GPU = "no GPU on this machine"
+# torch's CPU threads for all the course's work, chosen with `python -m helpers.benchmark` (README, "Threads"):
+# on 2 cores, two threads were 1.5-1.8x faster when the machine was quiet but 1.9-3x slower beside one busy
+# process; one thread also gives the same numbers on any core count.
+THREADS = 1
+
+
+@contextmanager
+def threads(n):
+    """torch's CPU threads set to `n` inside the block and restored after it (helpers.benchmark, notebook 06)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a whole number of threads, at least 1, got {n!r}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def use_thread_policy():
+    """Run torch on THREADS CPU threads; `import helpers` does it once (notebook 01)."""
+    torch.set_num_threads(THREADS)
 
 
 def available(name):

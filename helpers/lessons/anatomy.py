@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from ..core.checks import check_int
 from ..core.counting import critical_path
 from ..core.models import Block, LSTMModel, ModelConfig, MultiHeadAttention
+from ..core.timing import threads
 
 KINDS = ("self-attention", "recurrent", "convolutional", "restricted")
 TABLE1 = {  # Vaswani et al. (2017), Table 1: (complexity per layer, sequential operations, maximum path length)
@@ -107,16 +108,11 @@ def make_layer(kind, cfg=AnatomyConfig(), index=0):
 def unfused():
     """For counting: nn.LSTM step by step (oneDNN's fused kernel hides the steps), one thread, torch's notes muted.
     Introduced in notebook 06."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
-            warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated", category=DeprecationWarning)
-            with torch.backends.mkldnn.flags(enabled=False):
-                yield
-    finally:
-        torch.set_num_threads(threads)
+    with threads(1), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated", category=DeprecationWarning)
+        with torch.backends.mkldnn.flags(enabled=False):
+            yield
 
 
 def check_n(n):

@@ -1,0 +1,85 @@
+"""How many torch threads each kind of work should use, measured: `python -m helpers.benchmark` times the course's
+three kinds of CPU work (a small training, the speed race, the scaling sweep) at 1 and at 2 threads, on a quiet
+machine and with one busy process beside it (a stand-in for a browser or a second kernel), and prints the medians
+and ratios. The policy in helpers.core.timing.THREADS was chosen from its output (README, "Threads")."""
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+
+import torch
+
+from .core.timing import threads
+from .lessons import amnesia, race, scaling
+
+BUSY = "while True: pass"  # one process that keeps one core busy
+
+
+def small_training(quick):
+    """The amnesia panel's default run (three models, length 20, 10 epochs; quick: 1 epoch)."""
+    amnesia.amnesia_test(length=20, epochs=1 if quick else 10)
+
+
+def speed_race(quick):
+    """Notebook 11's torch race: 1,000 words, widths 16 and 256."""
+    for d in (16,) if quick else (16, 256):
+        race.race(words=1000, d=d, ways=("torch-cpu",), repeats=3)
+
+
+def scaling_sweep(quick):
+    """Notebook 12's CPU sweep: lengths 64 to 1,024 (quick: 64 to 256)."""
+    scaling.sweep(scaling.ScaleConfig(lengths=(64, 128, 256) if quick else (64, 128, 256, 512, 1024)))
+
+
+WORK = {"training": small_training, "race": speed_race, "sweep": scaling_sweep}
+
+
+@contextmanager
+def busy_neighbour(on):
+    """One other process spinning on a core while the block runs (nothing when `on` is false)."""
+    proc = subprocess.Popen([sys.executable, "-c", BUSY]) if on else None
+    try:
+        time.sleep(0.5 if on else 0)
+        yield
+    finally:
+        if proc:
+            proc.kill()
+            proc.wait()
+
+
+def measure(kind, n_threads, loaded, repeats, quick):
+    """Median wall seconds of WORK[kind] at `n_threads`, with or without a busy neighbour."""
+    runs = []
+    with busy_neighbour(loaded), threads(n_threads):
+        for _ in range(repeats):
+            start = time.perf_counter()
+            WORK[kind](quick)
+            runs.append(time.perf_counter() - start)
+    return statistics.median(runs)
+
+
+def main(argv=None):
+    """Print, per kind of work, the median seconds at 1 and 2 threads, quiet and loaded, and the ratios."""
+    parser = argparse.ArgumentParser(prog="python -m helpers.benchmark", description=main.__doc__)
+    parser.add_argument("--repeats", type=int, default=1, help="runs per cell of the table; the median counts")
+    parser.add_argument("--quick", action="store_true", help="a smaller version of each kind of work")
+    parser.add_argument("--kinds", default=",".join(WORK), help="comma-separated, from " + ", ".join(WORK))
+    args = parser.parse_args(argv)
+    kinds = [k for k in args.kinds.split(",") if k]
+    for k in kinds:
+        if k not in WORK:
+            parser.exit(2, f"{parser.prog}: error: kinds must be drawn from {list(WORK)}, got {k!r}\n")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads by default; median of {args.repeats}")
+    print(f"{'work':<10}{'quiet 1t':>10}{'quiet 2t':>10}{'busy 1t':>10}{'busy 2t':>10}"
+          f"{'2t/1t quiet':>13}{'2t/1t busy':>12}")
+    for kind in kinds:
+        WORK[kind](True)  # warm-up: imports, allocator, oneDNN's kernels
+        s = {(t, busy): measure(kind, t, busy, args.repeats, args.quick) for busy in (False, True) for t in (1, 2)}
+        print(f"{kind:<10}{s[1, False]:>9.2f}s{s[2, False]:>9.2f}s{s[1, True]:>9.2f}s{s[2, True]:>9.2f}s"
+              f"{s[2, False] / s[1, False]:>13.2f}{s[2, True] / s[1, True]:>12.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,55 @@
+"""Every notebook's panel, timed: run each notebook headless up to its panel (the panel's first run is the
+default run a class sees), then once more (`panel.run()`, what pressing Run again costs), on a quiet machine and
+with one busy process beside it. Prints a table; `make bench` runs it."""
+import argparse
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+RERUN = "import time as _t\n_s = _t.perf_counter()\npanel.run()\nprint(f'RERUN {_t.perf_counter() - _s:.3f}')"
+
+
+def cell_seconds(cell):
+    """Wall seconds of one executed cell, from the timestamps nbclient records."""
+    t = cell.metadata["execution"]
+    start, end = (datetime.fromisoformat(t[k].replace("Z", "+00:00")) for k in ("iopub.execute_input", "shell.execute_reply"))
+    return (end - start).total_seconds()
+
+
+def time_panel(path):
+    """(seconds of the panel's first run, seconds of a second run) for one notebook."""
+    nb = nbformat.read(path, as_version=4)
+    index = max(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "panel = " in c.source)
+    nb.cells = nb.cells[:index + 1] + [nbformat.v4.new_code_cell(RERUN)]
+    NotebookClient(nb, timeout=900, record_timing=True, resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    rerun = next(o["text"] for o in nb.cells[-1].outputs if o.get("name") == "stdout" and "RERUN" in o["text"])
+    return cell_seconds(nb.cells[index]), float(rerun.split("RERUN")[1])
+
+
+def main(argv=None):
+    """Time every notebook's panel quiet and beside one busy process."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("notebooks", nargs="*", help="notebook numbers, e.g. 01 04 (default: all)")
+    args = parser.parse_args(argv)
+    paths = [p for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) if not args.notebooks or p.name[:2] in args.notebooks]
+    print(f"{'notebook':<28}{'first, quiet':>14}{'again, quiet':>14}{'first, busy':>13}{'again, busy':>13}", flush=True)
+    for path in paths:
+        quiet = time_panel(path)
+        busy_proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            time.sleep(0.5)
+            busy = time_panel(path)
+        finally:
+            busy_proc.kill()
+            busy_proc.wait()
+        print(f"{path.stem:<28}{quiet[0]:>13.1f}s{quiet[1]:>13.1f}s{busy[0]:>12.1f}s{busy[1]:>12.1f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
