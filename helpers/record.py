@@ -49,7 +49,8 @@ def environment(device):
     Every recording of notebooks 05, 11 and 12 carries it."""
     device = torch.device(device)
     return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "device": device.type, "device_name": device_name(device), "cpu": cpu_model(),
+            "device": device.type, "cpu": cpu_model(),
+            "device_name": device_name(device).replace("CPU", cpu_model(), 1),  # the CPU by its model name
             "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "cuda": torch.version.cuda,
             "cudnn": torch.backends.cudnn.version() if device.type == "cuda" else None,
             "python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform(),

@@ -2,15 +2,14 @@
 default run a class sees), then once more (`panel.run()`, what pressing Run again costs), on a quiet machine and
 with one busy process beside it. Prints a table; `make bench` runs it."""
 import argparse
-import subprocess
-import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError
+
+from helpers.benchmark import busy_neighbour
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 TIMEOUT = 300  # seconds a cell may take before the row says "timed out"
@@ -46,13 +45,8 @@ def main(argv=None):
     print(f"{'notebook':<28}{'first, quiet':>14}{'again, quiet':>14}{'first, busy':>13}{'again, busy':>13}", flush=True)
     for path in paths:
         quiet = time_panel(path)
-        busy_proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-        try:
-            time.sleep(0.5)
+        with busy_neighbour(True):
             busy = time_panel(path)
-        finally:
-            busy_proc.kill()
-            busy_proc.wait()
         cells = [f"{v:.1f}s" if v is not None else "timed out" for v in quiet + busy]
         print(f"{path.stem:<28}{cells[0]:>14}{cells[1]:>14}{cells[2]:>13}{cells[3]:>13}", flush=True)
 
