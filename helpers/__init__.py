@@ -14,9 +14,9 @@ from .core.models import (LSTMCell, LSTMModel, ModelConfig, MultiHeadAttention, 
 from .core.tasks import LETTERS, MAX_LENGTH, FirstLetterRecall, RecallConfig, decode, encode
 from .core.timing import (NO_GPU, THREADS, Timing, device_name, pick_device, threads, time_call, time_devices,
                           use_thread_policy)
-from .core.train import (MAX_EPOCHS, History, TrainConfig, evaluate, seed_everything, time_training_step, train,
-                         train_kinds)
-from .lessons.amnesia import KINDS, NAMES, AmnesiaResult, amnesia_test, time_recall_step
+from .core.train import (MAX_EPOCHS, Control, History, TrainConfig, cache_finished, controlled, evaluate,
+                         seed_everything, time_training_step, train, train_kinds)
+from .lessons.amnesia import KINDS, NAMES, AmnesiaResult, amnesia_test, estimate_seconds, time_recall_step
 
 VIEW = {"Panel": "widgets", "amnesia_panel": "widgets", "showdown_panel": "widgets",  # name -> its helpers.view module
         "show_amnesia": "figures", "plot_history": "plots", "attention_heatmap": "plots", "position_labels": "plots"}
@@ -26,9 +26,9 @@ __all__ = [
     "LSTMModel", "ModelConfig", "MultiHeadAttention", "RNNModel", "TransformerModel", "attention", "build_model",
     "causal_mask", "LETTERS", "MAX_LENGTH", "FirstLetterRecall", "RecallConfig", "decode", "encode", "NO_GPU",
     "THREADS", "Timing", "device_name", "pick_device", "threads", "time_call", "time_devices", "MAX_EPOCHS",
-    "History", "TrainConfig", "evaluate", "seed_everything", "time_training_step", "train", "train_kinds", "KINDS",
-    "NAMES", "AmnesiaResult", "amnesia_test", "time_recall_step", "Panel", "amnesia_panel", "showdown_panel",
-    "show_amnesia", "plot_history", "attention_heatmap", "position_labels"
+    "Control", "History", "TrainConfig", "cache_finished", "controlled", "evaluate", "seed_everything",
+    "time_training_step", "train", "train_kinds", "KINDS", "NAMES", "AmnesiaResult", "amnesia_test", "estimate_seconds",
+    "time_recall_step", "Panel", "amnesia_panel", "showdown_panel", "show_amnesia", "plot_history", "attention_heatmap", "position_labels"
 ]  # every name above, and the VIEW names loaded on first use
 
 use_thread_policy()  # one thread: the same numbers on any machine, no collapse on a shared CPU (README)

@@ -1,6 +1,7 @@
 import statistics
 
 import pytest
+import torch
 
 import helpers
 
@@ -13,8 +14,32 @@ def test_transformer_learns_recall_at_length_20_with_defaults():
     assert set(result.predictions) == set(result.accuracy) == set(result.history) == set(helpers.KINDS)
     assert result.predictions["transformer"] == result.answer
     assert result.attention.shape == (4, 20, 20)
-    assert all(h.epochs == 10 for h in result.history.values())
+    solved = result.solved["transformer"]
+    assert result.history["transformer"].epochs == solved < 10  # it stops once it reaches 99%
+    assert f"Transformer:  answers {result.answer} (right), held-out accuracy 100.0%, solved in {solved} epochs" \
+        in result.summary()
+    for kind in ("rnn", "lstm"):  # at this budget neither reaches 99%, so both train every epoch
+        assert result.solved[kind] is None and result.history[kind].epochs == 10
+        assert "not solved in 10 epochs" in result.summary().splitlines()[3 + helpers.KINDS.index(kind)]
     assert all(s > 0 for s in result.seconds.values())
+
+
+def test_side_by_side_gives_the_numbers_of_one_after_another():
+    a = helpers.amnesia_test(length=6, epochs=2, seed=1, side_by_side=1, target=None)
+    b = helpers.amnesia_test(length=6, epochs=2, seed=1, side_by_side=3, target=None)
+    for kind in helpers.KINDS:
+        assert a.history[kind].train_loss == b.history[kind].train_loss
+        assert a.history[kind].test_acc == b.history[kind].test_acc
+    torch.testing.assert_close(a.attention, b.attention, rtol=0, atol=0)
+
+
+def test_stop_before_a_model_begins_leaves_it_out_and_says_so():
+    control = helpers.Control()
+    control.stop.set()
+    with helpers.controlled(control):
+        result = helpers.amnesia_test(length=6, epochs=2)
+    assert result.missing == helpers.KINDS and result.predictions == {}
+    assert "Not trained (stopped before they began): Plain RNN, LSTM, Transformer" in result.summary()
 
 
 def test_same_seed_same_result():

@@ -88,11 +88,14 @@ def test_text_box_bad_input_gets_the_message_and_keeps_the_result():
     first = panel.result
     assert first.prompt == PROMPT and set(first.runs) == {"LSTM", "Transformer"}
     panel.controls["prompt"].value = "We propose a quantum network"
+    panel.wait()
     assert "unknown words" in panel.last_message and "quantum" in panel.last_message
     assert "color:#b00020" in panel.message.value and panel.result is first
     panel.controls["prompt"].value = "The Transformer"
+    panel.wait()
     assert panel.last_message.startswith("done in") and panel.result.prompt == "The Transformer"
     panel.controls["temperature"].value = 1.0
+    panel.wait()
     assert panel.result.temperature == 1.0 and panel.result.lms is first.lms  # cached: not retrained
     assert "Transformer:  the transformer" in panel.text
 

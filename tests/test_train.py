@@ -60,7 +60,64 @@ def test_interrupt_keeps_what_was_learned():
     assert helpers.evaluate(model, task)[1] > 0.05  # still usable
 
 
+def test_target_stops_at_the_first_epoch_that_reaches_it():
+    helpers.seed_everything(0)
+    model = helpers.build_model("transformer")
+    hist = helpers.train(model, small_task(), TrainConfig(epochs=6, target=0.99))
+    first = next(e for e, acc in enumerate(hist.test_acc) if acc >= 0.99)  # the oracle: the curve itself
+    assert hist.solved_epoch == first == hist.epochs < 6 and len(hist.test_acc) == first + 1
+    full, _ = run("transformer", 0, epochs=6)
+    assert full.test_acc[:first + 1] == hist.test_acc and full.solved_epoch is None  # the same run, cut short
+
+
+def test_a_control_stops_the_loop_at_its_next_step_and_keeps_what_was_learned():
+    reports = []
+    control = helpers.Control(report=lambda name, epoch, epochs: reports.append((name, epoch, epochs)))
+
+    def stop_after_first_epoch(epoch, model):
+        if epoch == 1:
+            control.stop.set()
+    helpers.seed_everything(0)
+    model = helpers.build_model("transformer")
+    with helpers.controlled(control):
+        hist = helpers.train(model, small_task(), TrainConfig(epochs=5), callback=stop_after_first_epoch)
+    assert hist.interrupted and hist.epochs == 1 and len(hist.test_acc) == 2
+    assert reports == [("TransformerModel", 0, 5), ("TransformerModel", 1, 5)]
+    assert helpers.evaluate(model, small_task())[1] > 0.05  # it learned during its one epoch
+    with helpers.controlled(control):  # stop is still set: the next training does not begin
+        out = helpers.train_kinds(lambda kind: helpers.build_model(kind), ("rnn",), small_task(), TrainConfig(epochs=1))
+    assert out == {}
+
+
+def test_cache_finished_keeps_finished_runs_only():
+    calls, control = [], helpers.Control()
+
+    def stop_after_first_epoch(epoch, model):
+        if epoch == 1:
+            control.stop.set()
+
+    @helpers.cache_finished(maxsize=2)
+    def fit(epochs, seed=0):
+        calls.append((epochs, seed))
+        helpers.seed_everything(seed)
+        return helpers.train(helpers.build_model("rnn"), small_task(), TrainConfig(epochs=epochs, seed=seed),
+                             callback=stop_after_first_epoch)
+    with helpers.controlled(control):
+        stopped = fit(2)
+        assert stopped.interrupted and stopped.epochs == 1
+        with pytest.raises(helpers.core.train.Stopped):  # the stop is still set: a new training does not begin
+            fit(3)
+    control.stop.clear()
+    first = fit(1)
+    assert fit(1) is first and calls == [(2, 0), (3, 0), (1, 0)]
+    assert not fit(2).interrupted and calls[-1] == (2, 0)  # asked again: trained again, to the end
+    fit(3)
+    fit(1)
+    assert calls[-1] == (1, 0)  # at most two kept: the least recently used went
+
+
 @pytest.mark.parametrize("cfg, message", [
+    (TrainConfig(target=1.5), "target must be None or in"),
     (TrainConfig(epochs=0), "epochs must be an integer from 1 to 1000"),
     (TrainConfig(epochs=1001), "epochs must be an integer from 1 to 1000"),
     (TrainConfig(lr=0), "lr must be in"),
@@ -101,3 +158,5 @@ def test_train_kinds_gives_each_kind_the_same_seed_and_budget():
         helpers.seed_everything(3)
         alone = helpers.train(helpers.build_model(kind), small_task(), TrainConfig(epochs=1, seed=3))
         assert alone.test_acc == hist.test_acc and alone.train_loss == hist.train_loss
+    with pytest.raises(ValueError, match="side_by_side must be an integer from 1 to 64"):
+        helpers.train_kinds(lambda kind: helpers.build_model(kind), ("rnn",), small_task(), side_by_side=0)

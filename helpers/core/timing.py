@@ -12,6 +12,9 @@ NO_GPU = "no GPU on this machine"
 # on 2 cores, two threads were 1.5-1.8x faster when the machine was quiet but 1.9-3x slower beside one busy
 # process; one thread also gives the same numbers on any core count.
 THREADS = 1
+# Models a panel trains at once, each in its own thread on one core (helpers.train_kinds(side_by_side=)): on 2
+# cores the amnesia panel's three models took 1.8x less time two at a time; three at a time gave no more.
+SIDE_BY_SIDE = 2
 
 
 @contextmanager

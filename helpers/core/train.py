@@ -1,5 +1,11 @@
-"""Training: one loop for every model and task (Adam, seeded, any device, interruptible)."""
+"""Training: one loop for every model and task (Adam, seeded, any device, interruptible from a panel)."""
+import contextvars
+import functools
+import threading
 import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -19,6 +25,7 @@ class TrainConfig:
     seed: int = 0           # seeds the weights and the batch order
     device: str = None      # "cpu", "cuda", "mps" or None for the best available
     progress: bool = False  # show a tqdm progress bar
+    target: float = None    # stop once held-out accuracy reaches this (e.g. 0.99); None: train every epoch
 
 
 @dataclass
@@ -29,11 +36,80 @@ class History:
     test_acc: list = field(default_factory=list)    # held-out accuracy at epochs 0..E
     seconds: float = 0.0                            # wall time of the training steps
     interrupted: bool = False                       # stopped early by Ctrl-C / Stop
+    solved_epoch: int = None                        # first epoch whose held-out accuracy reached cfg.target
 
     @property
     def epochs(self):
         """Number of completed epochs."""
         return len(self.train_loss)
+
+
+class Control:
+    """How a running training is watched from outside (a panel's Stop, its progress line): `stop` is checked
+    before every optimiser step, `report(name, epoch, epochs)` is called after every epoch (notebook 01)."""
+
+    def __init__(self, report=None):
+        self.stop = threading.Event()  # set it to end the training at the next step, keeping what was learned
+        self.report = report or (lambda name, epoch, epochs: None)
+
+
+class Stopped(Exception):
+    """Raised inside the training loop when its Control's stop is set; train() catches it."""
+
+
+_CONTROL = contextvars.ContextVar("control", default=None)
+_interrupted = 0  # trainings that a Stop or Ctrl-C cut short, so far
+_interrupted_lock = threading.Lock()
+
+
+def _count_interruption():
+    """Note one training cut short (cache_finished keeps no result made while one was)."""
+    global _interrupted
+    with _interrupted_lock:
+        _interrupted += 1
+
+
+def cache_finished(maxsize=16):
+    """functools.lru_cache for a function that trains: a result that a Stop or Ctrl-C cut short is returned but
+    not kept, so asking for the same values again trains again (notebooks 02, 03, 05-08, 13)."""
+    def decorate(fn):
+        store, lock = OrderedDict(), threading.Lock()
+
+        @functools.wraps(fn)
+        def cached(*args, **kwargs):
+            key = (args, tuple(sorted(kwargs.items())))
+            with lock:
+                if key in store:
+                    store.move_to_end(key)
+                    return store[key]
+            before = _interrupted
+            result = fn(*args, **kwargs)
+            if _interrupted == before:
+                with lock:
+                    store[key] = result
+                    if maxsize is not None and len(store) > maxsize:
+                        store.popitem(last=False)  # the least recently used
+            return result
+        cached.cache_clear = store.clear
+        return cached
+    return decorate
+
+
+@contextmanager
+def controlled(control):
+    """Every train() inside this block obeys `control` (in this thread, and in train_kinds' workers)."""
+    token = _CONTROL.set(control)
+    try:
+        yield control
+    finally:
+        _CONTROL.reset(token)
+
+
+def checkpoint():
+    """Raise Stopped if the Control of the run this thread is in says stop: where a long loop may end (notebook 01)."""
+    control = _CONTROL.get()
+    if control is not None and control.stop.is_set():
+        raise Stopped
 
 
 def seed_everything(seed):
@@ -61,6 +137,7 @@ def train_epoch(model, task, opt, gen, device):
     model.train()
     total, n = 0.0, 0
     for x, y in task.batches(gen):
+        checkpoint()
         x, y = x.to(device), y.to(device)
         loss = task.loss(model(x), y)
         opt.zero_grad(set_to_none=True)
@@ -75,10 +152,13 @@ def check_train_config(cfg):
     check_int("epochs", cfg.epochs, 1, MAX_EPOCHS)
     if not 0 < cfg.lr <= 1:
         raise ValueError(f"lr must be in (0, 1], got {cfg.lr!r}")
+    if cfg.target is not None and not 0 < cfg.target <= 1:
+        raise ValueError(f"target must be None or in (0, 1], got {cfg.target!r}")
 
 
 def train(model, task, cfg=TrainConfig(), callback=None):
-    """Train `model` on `task` with Adam; Ctrl-C (or Stop) ends early and keeps what was learned.
+    """Train `model` on `task` with Adam; Ctrl-C (or a panel's Stop) ends early and keeps what was learned, and
+    with `cfg.target` the training ends at the first epoch whose held-out accuracy reaches it.
 
     `callback(epoch, model)` runs after evaluation at every epoch, epoch 0 included. Introduced in notebook 01.
     """
@@ -89,23 +169,33 @@ def train(model, task, cfg=TrainConfig(), callback=None):
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     hist = History()
 
+    checkpoint()  # a Stop that came before this model began: nothing to keep
+    control = _CONTROL.get() or Control()
+    name = type(model).__name__
+
     def record(epoch):
         loss, acc = evaluate(model, task, device)
         hist.test_loss.append(loss)
         hist.test_acc.append(acc)
         if callback:
             callback(epoch, model)
+        if hist.solved_epoch is None and cfg.target is not None and acc >= cfg.target:
+            hist.solved_epoch = epoch
+        control.report(name, epoch, cfg.epochs)
 
     record(0)
-    bar = tqdm(range(1, cfg.epochs + 1), desc=type(model).__name__, disable=not cfg.progress, leave=False)
+    bar = tqdm(range(1, cfg.epochs + 1), desc=name, disable=not cfg.progress, leave=False)
     start = time.perf_counter()
     try:
         for epoch in bar:
+            if hist.solved_epoch is not None:
+                break
             hist.train_loss.append(train_epoch(model, task, opt, gen, device))
             record(epoch)
             bar.set_postfix(loss=f"{hist.train_loss[-1]:.3f}", test_acc=f"{hist.test_acc[-1]:.2f}")
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Stopped):
         hist.interrupted = True
+        _count_interruption()
     finally:
         bar.close()
         model.eval()
@@ -113,20 +203,36 @@ def train(model, task, cfg=TrainConfig(), callback=None):
     return hist
 
 
-def train_kinds(build, kinds, task, cfg=TrainConfig(), callback=None):
+def train_kinds(build, kinds, task, cfg=TrainConfig(), callback=None, side_by_side=1):
     """Train build(kind) for each kind from the same seed, batches and budget: {kind: (model on the CPU, History)}.
 
-    `callback(kind, epoch, model)` runs at every epoch. The shared loop of notebooks 04, 05, 11 and 13.
+    `callback(kind, epoch, model)` runs at every epoch. A kind that a Stop came before is left out of the
+    result. `side_by_side` models train at once, each in its own
+    thread on one core (the same numbers as one after another: each model's steps run in its own thread, in
+    order). The shared loop of notebooks 04, 05, 11 and 13.
     """
     check_train_config(cfg)
-    out = {}
-    for kind in kinds:
-        seed_everything(cfg.seed)  # the same initial weights for the same seed
-        model = build(kind)
-        hook = None if callback is None else (lambda epoch, m, kind=kind: callback(kind, epoch, m))
-        hist = train(model, task, cfg, callback=hook)
-        out[kind] = (model.cpu().eval(), hist)
-    return out
+    check_int("side_by_side", side_by_side, 1, 64)
+    models = {}
+    for kind in kinds:  # built one after another: the global seed gives each the same initial weights
+        seed_everything(cfg.seed)
+        models[kind] = build(kind)
+
+    def fit(kind):
+        hook = None if callback is None else (lambda epoch, m: callback(kind, epoch, m))
+        try:
+            hist = train(models[kind], task, cfg, callback=hook)
+        except Stopped:
+            return None  # a Stop came before this kind began: it is left out
+        return models[kind].cpu().eval(), hist
+
+    if side_by_side == 1 or len(models) == 1:
+        out = {kind: fit(kind) for kind in models}
+    else:
+        with ThreadPoolExecutor(max_workers=side_by_side) as pool:  # each worker keeps the caller's Control
+            futures = {kind: pool.submit(contextvars.copy_context().run, fit, kind) for kind in models}
+            out = {kind: future.result() for kind, future in futures.items()}
+    return {kind: trained for kind, trained in out.items() if trained is not None}
 
 
 def time_training_step(build, task, batch, what, repeats=5):

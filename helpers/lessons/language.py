@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from ..core.checks import check_int
 from ..core.corpus import BOS, corpus_task, lm_config, load_sentences, tokenize
 from ..core.models import build_model
-from ..core.train import MAX_EPOCHS, TrainConfig, time_training_step, train_kinds
+from ..core.train import MAX_EPOCHS, TrainConfig, cache_finished, time_training_step, train_kinds
 from .amnesia import NAMES
 
 KINDS = ("lstm", "transformer")  # the two contestants
@@ -85,7 +85,7 @@ def train_language_models(epochs=20, seed=0, lr=3e-3, device=None, kinds=KINDS, 
     return result
 
 
-@functools.lru_cache(maxsize=4)
+@cache_finished(maxsize=4)
 def cached_language_models(epochs=20, seed=0, device=None):
     """train_language_models, remembered per (epochs, seed, device): prompt or temperature changes reuse it.
     Introduced in notebook 13."""

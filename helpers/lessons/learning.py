@@ -1,7 +1,6 @@
 """Attention in a trained model, and a model learning: the deck's "deep dive" grid on a sentence from a
 language model of the course corpus (notebook 09), and a small Transformer that learns target sentences
 by heart, with its output and attention kept at chosen epochs (notebook 10)."""
-import functools
 from dataclasses import dataclass, field
 
 import torch
@@ -11,7 +10,7 @@ from ..core.checks import check_int
 from ..core.corpus import BOS, Reproduce, Vocab, corpus_task, corpus_vocab, lm_config, tokenize, with_bos
 from ..core.models import ModelConfig, TransformerModel, attention, causal_mask
 from ..core.timing import time_devices
-from ..core.train import History, MAX_EPOCHS, TrainConfig, seed_everything, time_training_step, train
+from ..core.train import MAX_EPOCHS, History, TrainConfig, cache_finished, seed_everything, time_training_step, train
 
 DECK_SENTENCE = "We propose a new simple network architecture, the Transformer."
 TARGETS = (  # the deck's sentence (not in data/corpus), then sentences of data/corpus/train.txt
@@ -35,7 +34,7 @@ class LanguageModel:
     vocab: Vocab
 
 
-@functools.lru_cache(maxsize=4)
+@cache_finished(maxsize=4)
 def language_model(epochs=15, seed=0, device=None):
     """Train (once per arguments) a causal Transformer on data/corpus; the model comes back on the CPU (notebook 09)."""
     check_int("epochs", epochs, 1, MAX_EPOCHS)

@@ -1,15 +1,19 @@
 """Widgets: one reusable panel (sequence-length and epochs sliders, a Run button, an output area) and the
 lessons' panels built on it: the amnesia test (notebooks 01, 04) and the generative showdown (notebook 13)."""
 import base64
+import functools
 import html
+import threading
 import time
+from contextlib import contextmanager
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
-from IPython.display import clear_output
+from IPython.core.pylabtools import print_figure
 from IPython.utils.capture import capture_output
 
-from ..lessons.amnesia import amnesia_test
+from ..core.train import Control, Stopped, controlled
+from ..lessons.amnesia import amnesia_test, estimate_seconds
 from ..lessons.language import PROMPT, showdown
 from .figures import show_amnesia, show_showdown
 
@@ -26,13 +30,69 @@ def png_text(png):
     return base64.b64encode(png).decode("ascii") if isinstance(png, bytes) else png
 
 
-class Panel(W.VBox):
-    """Runs `run(length=, epochs=, **extra)` at once and again on every change; `show(result)` draws
-    into the output area and returns the summary text. Refused values leave a message, nothing else.
-    Introduced in notebook 01."""
+class FigureSink:
+    """The figures a panel's show() draws, as PNGs (base64): inside `collect()`, pyplot.show() in this thread
+    renders the figures made since and closes them, instead of displaying them in whichever cell is current."""
 
-    def __init__(self, run, show, length=(2, 200, 20), epochs=(1, 50, 10), extra=None, title="", auto_run=True):
-        self.run_fn, self.show_fn = run, show
+    _local = threading.local()
+
+    def __init__(self):
+        self.before, self.pngs = set(plt.get_fignums()), []
+
+    def flush(self):
+        """Render and close every figure made since this sink was opened."""
+        for num in plt.get_fignums():
+            if num not in self.before:
+                figure = plt.figure(num)
+                self.pngs.append(png_text(print_figure(figure, "png", bbox_inches="tight")))
+                plt.close(figure)
+
+    @classmethod
+    @contextmanager
+    def collect(cls):
+        """Yield the list of PNGs that the block's figures end up in."""
+        sink = cls._local.sink = cls()
+        try:
+            yield sink.pngs
+        finally:
+            cls._local.sink = None
+            sink.flush()
+
+    @classmethod
+    def show(cls, *args, **kwargs):
+        """pyplot.show as a panel needs it: collected in a panel's run, the usual display anywhere else."""
+        sink = getattr(cls._local, "sink", None)
+        return sink.flush() if sink is not None else _pyplot_show(*args, **kwargs)
+
+
+_pyplot_show = getattr(plt.show, "__wrapped__", plt.show)  # pyplot's own show, also when this module reloads
+
+
+@functools.wraps(_pyplot_show)
+def _show(*args, **kwargs):
+    return FigureSink.show(*args, **kwargs)
+
+
+plt.show = _show
+
+
+class Panel(W.VBox):
+    """Sliders for the length and the epochs (and `extra` controls), a Run button and an output area around
+    `run(length=, epochs=, **extra)`; `show(result)` draws with pyplot and returns the summary text;
+    `estimate(length, epochs)`, if given, says in seconds about how long a run will take.
+
+    The first run happens in the cell that makes the panel, so a headless execution stores its result. Later
+    runs happen in a background thread and the kernel stays free: a change that arrives during a run ends it at
+    the next training step and one run starts with the latest values; Run becomes Stop during a run, and Stop
+    ends it keeping what the models learned. Refused values leave a message, nothing else. Introduced in notebook 01.
+    """
+
+    SETTLE = 0.25  # a run starts once the controls have been still this many seconds: a burst of moves is one run
+    LONG = 30      # runs estimated longer than this say so when they start
+
+    def __init__(self, run, show, length=(2, 200, 20), epochs=(1, 50, 10), extra=None, title="", auto_run=True,
+                 estimate=None):
+        self.run_fn, self.show_fn, self.estimate_fn = run, show, estimate
         style = {"description_width": "110px"}
         layout = W.Layout(width="520px")
         self.length = W.IntSlider(value=length[2], min=length[0], max=length[1], description="sequence length",
@@ -45,12 +105,17 @@ class Panel(W.VBox):
         self.summary = W.HTML()
         self.out = W.Output()
         self.result, self.runs, self.last_message, self.figures = None, 0, "", []
+        self._lock = threading.Lock()
+        self._worker = None    # the background thread of the runs the controls ask for
+        self._pending = False  # a run was asked for that has not started yet
+        self._control = None   # the Control of the run going now: its Stop
+        self._asked_at = 0.0   # when the last run was asked for (perf_counter seconds)
         for name, widget in [("length", self.length), ("epochs", self.epochs), ("run", self.button),
                              ("message", self.message), ("summary", self.summary)]:
             widget.add_class(f"panel-{name}")  # stable hooks for the browser tests
         for control in self.controls.values():
-            control.observe(lambda change: self.run(), "value")
-        self.button.on_click(lambda _: self.run())
+            control.observe(lambda change: self.request(), "value")
+        self.button.on_click(lambda _: self.stop() if self.running else self.request())
         header = [W.HTML(f"<b>{html.escape(title)}</b>")] if title else []
         super().__init__(header + list(self.controls.values()) + [self.button, self.message, self.summary, self.out])
         if auto_run:
@@ -61,6 +126,68 @@ class Panel(W.VBox):
         """The summary of the last successful run, as plain text."""
         return html.unescape(self.summary.value.removeprefix("<pre>").removesuffix("</pre>"))
 
+    @property
+    def running(self):
+        """True while a background run is going or about to start."""
+        return self._worker is not None
+
+    def values(self):
+        """The controls' values now."""
+        return {name: c.value for name, c in self.controls.items()}
+
+    def run(self, **values):
+        """Run the experiment now, in this thread, with the controls' values (overridden by `values`); return its
+        result, or None when the values are refused. A background run still going is stopped first."""
+        self.stop(wait=True)
+        return self._execute(self.values() | values, Control(self._progress))
+
+    def request(self):
+        """What a slider move and Run do: a run in the background with the latest values, one per burst of changes."""
+        with self._lock:
+            self._pending, self._asked_at = True, time.perf_counter()
+            if self._control is not None:
+                self._control.stop.set()  # the run going now is superseded: it ends at its next step
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="panel-run", daemon=True)
+                self._worker.start()
+                self._set_button(running=True)
+
+    def stop(self, wait=False):
+        """End the run going now at its next training step (what was learned is kept and shown); cancel any
+        run asked for. With `wait`, return only when the background thread has finished."""
+        with self._lock:
+            self._pending = False
+            if self._control is not None:
+                self._control.stop.set()
+            worker = self._worker
+        if wait and worker is not None and worker is not threading.current_thread():
+            worker.join()
+
+    def wait(self, timeout=None):
+        """Block until the background runs asked for so far have finished (tests, scripts)."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+
+    def _work(self):
+        """The background thread: let a burst settle, run with the latest values, again while more were asked."""
+        while True:
+            while (quiet := time.perf_counter() - self._asked_at) < self.SETTLE:
+                time.sleep(self.SETTLE - quiet)
+            with self._lock:
+                if not self._pending:
+                    self._worker = self._control = None
+                    self._set_button(running=False)
+                    return
+                self._pending = False
+                control = self._control = Control(self._progress)
+            self._execute(self.values(), control)
+
+    def _set_button(self, running):
+        """Run becomes Stop while a background run is going, and back."""
+        self.button.description, self.button.icon = ("Stop", "stop") if running else ("Run", "play")
+        self.button.button_style = "warning" if running else "primary"
+
     def _refuse(self, name, value):
         """A message if `value` is outside control `name`'s range, else None."""
         control = self.controls[name]
@@ -69,37 +196,50 @@ class Panel(W.VBox):
             return f"{name} must be from {low} to {high}, got {value!r}: not run"
         return None
 
-    def run(self, **values):
-        """Run the experiment with the controls' values (overridden by `values`); return its result."""
-        values = {name: c.value for name, c in self.controls.items()} | values
+    def _execute(self, values, control):
+        """One run with `values` under `control`; shows its result unless a newer request superseded it."""
         for name, value in values.items():
             if name not in self.controls:
                 return self._say(f"unknown control {name!r}; known: {list(self.controls)}", error=True)
             refusal = self._refuse(name, value)
             if refusal:
                 return self._say(refusal, error=True)
-        self.button.disabled = True
-        self._say("running…")
-        start = time.perf_counter()
+        self._started, self._reported = time.perf_counter(), 0.0
+        self._estimate = self.estimate_fn(values["length"], values["epochs"]) if self.estimate_fn else None
+        self._say("running…" + (f" about {self._estimate:.0f} s at most, Stop ends it early"
+                                if self._estimate and self._estimate > self.LONG else ""))
         try:
-            with self.out:
-                clear_output(wait=True)
+            with controlled(control):
                 result = self.run_fn(**values)
-                with capture_output() as shown:  # kept as PNGs too, for the static copy below
-                    text = self.show_fn(result)
-                    plt.show()
-                shown.show()
+            if control.stop.is_set() and self._pending:
+                return None  # superseded by newer values: the next run shows its result
+            with FigureSink.collect() as pngs:
+                text = self.show_fn(result)
         except ValueError as err:
             return self._say(f"refused: {err}", error=True)
-        except KeyboardInterrupt:
-            return self._say("stopped before the end: the previous result is kept", error=True)
-        finally:
-            self.button.disabled = False
-        self.result, self.runs = result, self.runs + 1
-        self.figures = [png_text(o.data["image/png"]) for o in shown.outputs if "image/png" in o.data]
+        except (KeyboardInterrupt, Stopped):
+            if not self._pending:
+                self._say("stopped before anything could be shown: the previous result is kept", error=True)
+            return None
+        except Exception as err:  # the panel stays usable; the message says what went wrong
+            return self._say(f"failed: {type(err).__name__}: {err}", error=True)
+        self.result, self.runs, self.figures = result, self.runs + 1, pngs
+        self.out.outputs = tuple({"output_type": "display_data", "metadata": {},
+                                  "data": {"image/png": png, "text/plain": "<Figure>"}} for png in pngs)
         self.summary.value = f"<pre>{html.escape(text or '')}</pre>"
-        self._say(f"done in {time.perf_counter() - start:.1f} s")
+        seconds = time.perf_counter() - self._started
+        self._say(f"stopped after {seconds:.1f} s: what the models learned so far is shown" if control.stop.is_set()
+                  else f"done in {seconds:.1f} s")
         return result
+
+    def _progress(self, name, epoch, epochs):
+        """A Control's report: one progress line, at most four a second."""
+        now = time.perf_counter()
+        if now - self._reported < 0.25:
+            return
+        self._reported = now
+        of = f" of about {self._estimate:.0f} s" if self._estimate and self._estimate > self.LONG else ""
+        self._say(f"running… {name} epoch {epoch}/{epochs}, {now - self._started:.0f} s{of}")
 
     def _repr_mimebundle_(self, **kwargs):
         """The live panel, plus a static copy of its last result (text/html) for viewers without the widget
@@ -117,8 +257,9 @@ class Panel(W.VBox):
 def amnesia_panel(length=(2, 200, 20), epochs=(1, 50, 10), seed=0, device=None):
     """The amnesia test behind sliders: (min, max, default) for the length and the epochs (notebook 01)."""
     def run(length, epochs):
-        return amnesia_test(length=length, epochs=epochs, seed=seed, device=device, progress=True)
-    return Panel(run, show_amnesia, length=length, epochs=epochs, title="Amnesia test: who remembers the first letter?")
+        return amnesia_test(length=length, epochs=epochs, seed=seed, device=device)
+    return Panel(run, show_amnesia, length=length, epochs=epochs, estimate=estimate_seconds,
+                 title="Amnesia test: who remembers the first letter?")
 
 
 def showdown_panel(length=(1, 17, 15), epochs=(1, 40, 20), prompt=PROMPT, temperature=0.0, seed=0, device=None):
