@@ -1,7 +1,8 @@
 """How many torch threads each kind of work should use, measured: `python -m helpers.benchmark` times the course's
 three kinds of CPU work (a small training, the speed race, the scaling sweep) at 1 and at 2 threads, on a quiet
 machine and with one busy process beside it (a stand-in for a browser or a second kernel), and prints the medians
-and ratios. The policy in helpers.core.timing.THREADS was chosen from its output (README, "Threads")."""
+and ratios. Then the amnesia panel's default run with its models trained 1, 2 or 3 at a time (one thread each).
+The policies in helpers.core.timing (THREADS, SIDE_BY_SIDE) were chosen from its output (README, "Threads")."""
 import argparse
 import statistics
 import subprocess
@@ -11,15 +12,22 @@ from contextlib import contextmanager
 
 import torch
 
+from .core.models import ModelConfig
 from .core.timing import threads
 from .lessons import amnesia, race, scaling
 
 BUSY = "while True: pass"  # one process that keeps one core busy
 
 
-def small_training(quick):
-    """The amnesia panel's default run (three models, length 20, 10 epochs; quick: 1 epoch)."""
-    amnesia.amnesia_test(length=20, epochs=1 if quick else 10)
+def small_training(quick, side_by_side=1):
+    """Three models at length 20, width 64, 10 epochs each, one after another (quick: 1 epoch)."""
+    amnesia.amnesia_test(length=20, epochs=1 if quick else 10, model_cfg=ModelConfig(), target=None,
+                         side_by_side=side_by_side)
+
+
+def panel_default(quick, side_by_side):
+    """The amnesia panel's default run (width 48, a model stops at 99%), `side_by_side` models at a time."""
+    amnesia.amnesia_test(length=20, epochs=1 if quick else 10, side_by_side=side_by_side)
 
 
 def speed_race(quick):
@@ -49,13 +57,13 @@ def busy_neighbour(on):
             proc.wait()
 
 
-def measure(kind, n_threads, loaded, repeats, quick):
-    """Median wall seconds of WORK[kind] at `n_threads`, with or without a busy neighbour."""
+def measure(work, n_threads, loaded, repeats):
+    """Median wall seconds of work() at `n_threads`, with or without a busy neighbour."""
     runs = []
     with busy_neighbour(loaded), threads(n_threads):
         for _ in range(repeats):
             start = time.perf_counter()
-            WORK[kind](quick)
+            work()
             runs.append(time.perf_counter() - start)
     return statistics.median(runs)
 
@@ -76,9 +84,16 @@ def main(argv=None):
           f"{'2t/1t quiet':>13}{'2t/1t busy':>12}")
     for kind in kinds:
         WORK[kind](True)  # warm-up: imports, allocator, oneDNN's kernels
-        s = {(t, busy): measure(kind, t, busy, args.repeats, args.quick) for busy in (False, True) for t in (1, 2)}
+        s = {(t, busy): measure(lambda: WORK[kind](args.quick), t, busy, args.repeats)
+             for busy in (False, True) for t in (1, 2)}
         print(f"{kind:<10}{s[1, False]:>9.2f}s{s[2, False]:>9.2f}s{s[1, True]:>9.2f}s{s[2, True]:>9.2f}s"
               f"{s[2, False] / s[1, False]:>13.2f}{s[2, True] / s[1, True]:>12.2f}", flush=True)
+    if "training" in kinds:
+        print("\nthe amnesia panel's default run, one torch thread per model, models trained n at a time")
+        print(f"{'n':<10}{'quiet':>10}{'busy':>10}{'busy/quiet':>12}")
+        for n in (1, 2, 3):
+            q, b = (measure(lambda: panel_default(args.quick, n), 1, busy, args.repeats) for busy in (False, True))
+            print(f"{n:<10}{q:>9.2f}s{b:>9.2f}s{b / q:>12.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -112,8 +112,7 @@ def test_amnesia_notebook_runs_and_reacts_to_the_slider(lab, browser):
     readout.click()
     readout.press("Control+a")
     readout.type(str(new_length))
-    readout.press("Enter")
-    page.locator(".panel-run", has_text="Run").first.click()
+    readout.press("Enter")  # the panel runs once the value is set: no Run needed
     page.wait_for_function(f"document.querySelector('.panel-summary pre').innerText.includes('Length {new_length},')")
     page.wait_for_selector("#jp-main-statusbar >> text=Idle")
     after = summary_text(page)
@@ -126,6 +125,69 @@ def test_amnesia_notebook_runs_and_reacts_to_the_slider(lab, browser):
     string = lambda text: re.search(r"Test string[^:]*: ([A-Z ]+)", text).group(1).strip()
     assert len(string(after).split()) == new_length and len(answers(after)) >= 2
     assert (string(after), answers(after)) != (string(before), answers(before))
+    assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0, "a cell shows an error"
+    page.close()
+
+
+def run_all_and_wait_for_the_panel(page):
+    """Run every cell of the open notebook; return the seconds its panel's first run took (its own message)."""
+    page.wait_for_function("window.jupyterapp && document.querySelector('.jp-Notebook')")
+    page.wait_for_selector("#jp-main-statusbar >> text=Idle")
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function("document.querySelector('.panel-message')"
+                           " && document.querySelector('.panel-message').innerText.includes('done in')")
+    page.wait_for_selector("#jp-main-statusbar >> text=Idle")
+    return float(re.search(r"done in ([\d.]+) s", page.locator(".panel-message").first.inner_text()).group(1))
+
+
+def panel_says(page, text):
+    """A JavaScript condition: the panel's message line contains `text`."""
+    return f"document.querySelector('.panel-message').innerText.includes({json.dumps(text)})"
+
+
+def test_arrow_key_nudges_cost_about_one_run_and_stop_answers_at_once(lab, browser):
+    base, token = lab
+    page = open_page(browser, f"{base}/lab/tree/{AMNESIA}?token={token}&reset", 300)
+    one_run = run_all_and_wait_for_the_panel(page)
+    assert "Length 20," in summary_text(page)
+
+    handle = page.locator(".panel-length .noUi-handle").first
+    handle.scroll_into_view_if_needed()
+    handle.focus()
+    for _ in range(7):  # a student nudging 20 -> 27, about as fast as one taps a key
+        handle.press("ArrowRight")
+        page.wait_for_timeout(150)
+    pressed = time.perf_counter()
+    page.wait_for_function("document.querySelector('.panel-summary pre').innerText.includes('Length 27,')"
+                           f" && {panel_says(page, 'done in')}")
+    answered = time.perf_counter() - pressed
+    text = summary_text(page)
+    assert len(re.search(r"Test string[^:]*: ([A-Z ]+)", text).group(1).split()) == 27
+    assert answered < 2 * one_run + 3, f"one run takes {one_run:.1f} s; the nudges were answered in {answered:.1f} s"
+
+    for name, value in (("length", 60), ("epochs", 50)):  # about a minute of training
+        readout = page.locator(f".panel-{name} .widget-readout").first
+        readout.click()
+        readout.press("Control+a")
+        readout.type(str(value))
+        readout.press("Enter")
+    page.wait_for_function(panel_says(page, "running… RNNModel epoch") + " || " + panel_says(page, "running… LSTMModel"))
+    assert "about" in page.locator(".panel-message").first.inner_text()  # the estimate, over 30 s
+    page.wait_for_timeout(1500)
+    button = page.locator(".panel-run").first
+    assert button.inner_text().strip() == "Stop"
+    button.click()
+    clicked = time.perf_counter()
+    page.wait_for_function(panel_says(page, "stopped after"))
+    stopped = time.perf_counter() - clicked
+    text = summary_text(page)
+    page.locator(".panel-summary").first.scroll_into_view_if_needed()
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "amnesia_stopped.png"))
+    print(f"\none run {one_run:.1f} s; 7 nudges answered {answered:.1f} s after the last; Stop answered in {stopped:.1f} s")
+    assert stopped < 2.5, f"Stop was answered after {stopped:.1f} s"
+    assert "Length 60, 50 epochs" in text and "stopped after" in text  # what the models learned is shown
+    page.wait_for_function("document.querySelector('.panel-run').innerText.trim() === 'Run'")
     assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0, "a cell shows an error"
     page.close()
 

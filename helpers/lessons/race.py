@@ -16,7 +16,7 @@ from ..core.checks import check_int
 from ..core.models import attention, build_model
 from ..core.paths import CORPUS_DIR
 from ..core.timing import NO_GPU, available, device_name, time_call
-from ..core.train import TrainConfig, train_kinds
+from ..core.train import TrainConfig, checkpoint, train_kinds
 
 WAYS = ("python", "numpy", "torch-cpu", "torch-gpu")  # every way, in the order tables show them
 HANDMADE = ("python", "numpy")  # written by hand in notebook 11, forward and backward, and passed in
@@ -254,6 +254,7 @@ def race(words=1000, d=16, ways=None, repeats=5, handmade=None, **options):
                 result.seconds[way, layer], result.runs[way, layer] = None, []
                 continue
             slow = way == "python"
+            checkpoint()  # a panel's Stop ends the race between two timings
             runs = time_call(make_step(way, layer, p, handmade), device, cfg.python_repeats if slow else cfg.repeats,
                              0 if slow else cfg.warmup)
             result.seconds[way, layer], result.runs[way, layer] = statistics.median(runs), runs

@@ -10,6 +10,7 @@ from ..core.checks import check_int
 from ..core.counting import layer_flops, saved_bytes
 from ..core.models import SDPA_BACKENDS, MultiHeadAttention
 from ..core.timing import available, device_name, synchronize, time_call
+from ..core.train import checkpoint
 
 SWEEP_LAYERS = ("lstm", "attention", "sdpa") + tuple(f"sdpa-{b}" for b in SDPA_BACKENDS)
 SWEEP_NAMES = {"lstm": "LSTM (nn.LSTM)", "attention": "attention, explicit softmax(QKᵀ)V",
@@ -93,7 +94,11 @@ def sweep(cfg=ScaleConfig()):
     device = torch.device(cfg.device)
     if not available(device.type):
         raise ValueError(f"device {cfg.device!r} is not available here")
-    points = [measure_point(layer, n, cfg) for n in cfg.lengths for layer in cfg.layers]
+    points = []
+    for n in cfg.lengths:
+        for layer in cfg.layers:
+            checkpoint()  # a panel's Stop ends the sweep between two points
+            points.append(measure_point(layer, n, cfg))
     return {"config": {**asdict(cfg), "lengths": list(cfg.lengths), "layers": list(cfg.layers)},
             "device_name": device_name(device), "points": points,
             "matmul_flops_per_s": matmul_rate(cfg.device, cfg.dtype, cfg.matmul_n), "peak_flops_per_s": peak_flops(device, cfg.dtype)}
