@@ -33,6 +33,14 @@ def test_side_by_side_gives_the_numbers_of_one_after_another():
     torch.testing.assert_close(a.attention, b.attention, rtol=0, atol=0)
 
 
+def test_without_a_target_every_epoch_is_trained_and_the_verdict_says_so():
+    result = helpers.amnesia_test(length=4, epochs=1, kinds=("transformer",), target=None)
+    assert result.verdict("transformer") == "trained for 1 epoch" and result.solved["transformer"] is None
+    solved = helpers.amnesia_test(length=4, epochs=3, kinds=("transformer",))
+    n = solved.solved["transformer"]
+    assert solved.verdict("transformer") == f"solved in {n} epoch{'s' * (n != 1)}" and solved.history["transformer"].epochs == n
+
+
 def test_stop_before_a_model_begins_leaves_it_out_and_says_so():
     control = helpers.Control()
     control.stop.set()

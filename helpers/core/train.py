@@ -206,10 +206,9 @@ def train(model, task, cfg=TrainConfig(), callback=None):
 def train_kinds(build, kinds, task, cfg=TrainConfig(), callback=None, side_by_side=1):
     """Train build(kind) for each kind from the same seed, batches and budget: {kind: (model on the CPU, History)}.
 
-    `callback(kind, epoch, model)` runs at every epoch. A kind that a Stop came before is left out of the
-    result. `side_by_side` models train at once, each in its own
-    thread on one core (the same numbers as one after another: each model's steps run in its own thread, in
-    order). The shared loop of notebooks 04, 05, 11 and 13.
+    `callback(kind, epoch, model)` runs at every epoch. A kind that a Stop came before is left out of the result.
+    `side_by_side` models train at once, each in its own thread on one core: the numbers are those of one after
+    another, as each model's steps run in order in its own thread. The shared loop of notebooks 04, 05, 11 and 13.
     """
     check_train_config(cfg)
     check_int("side_by_side", side_by_side, 1, 64)

@@ -11,7 +11,8 @@ from ..core.checks import check_int
 from ..core.models import ModelConfig, build_model
 from ..core.tasks import MAX_LENGTH, FirstLetterRecall, RecallConfig, decode
 from ..core.timing import SIDE_BY_SIDE, pick_device
-from ..core.train import MAX_EPOCHS, TrainConfig, cache_finished, evaluate, seed_everything, time_training_step, train_kinds
+from ..core.train import (MAX_EPOCHS, TrainConfig, cache_finished, evaluate, seed_everything, time_training_step,
+                          train_kinds)
 
 KINDS = ("rnn", "lstm", "transformer")
 NAMES = {"rnn": "Plain RNN", "lstm": "LSTM", "transformer": "Transformer"}
@@ -37,6 +38,7 @@ class AmnesiaResult:
     models: dict = field(default_factory=dict)       # kind -> the trained model (on the CPU)
     attention: torch.Tensor = None                   # Transformer, last layer, (H, T, T) on `string`
     missing: tuple = ()                              # kinds a Stop came before: not trained
+    target: float = None                             # the held-out accuracy that ended a training, if any
 
     def summary(self):
         """The deck's printout: the string, the true first letter, each model's answer and accuracy."""
@@ -52,14 +54,17 @@ class AmnesiaResult:
         return "\n".join(lines)
 
     def verdict(self, kind):
-        """'solved in 2 epochs', 'not solved in 10 epochs' or 'stopped after 3 epochs' (by Stop or Ctrl-C)."""
+        """'solved in 2 epochs', 'not solved in 10 epochs', 'stopped after 3 of 10 epochs' (by Stop or Ctrl-C),
+        or 'trained for 10 epochs' when no target ended the training."""
         hist = self.history[kind]
+        epochs = lambda n: f"{n} epoch{'s' * (n != 1)}"  # noqa: E731
         if self.solved.get(kind) is not None:
-            n = self.solved[kind]
-            return f"solved in {n} epoch{'s' * (n != 1)}"
+            return f"solved in {epochs(self.solved[kind])}"
         if hist.interrupted:
-            return f"stopped after {hist.epochs} of {self.epochs} epochs"
-        return f"not solved in {self.epochs} epochs"
+            return f"stopped after {hist.epochs} of {epochs(self.epochs)}"
+        if self.target is None:
+            return f"trained for {epochs(hist.epochs)}"
+        return f"not solved in {epochs(self.epochs)}"
 
 
 def amnesia_test(length=20, epochs=10, seed=0, device=None, kinds=KINDS, model_cfg=None, progress=False,
@@ -74,7 +79,7 @@ def amnesia_test(length=20, epochs=10, seed=0, device=None, kinds=KINDS, model_c
             raise ValueError(f"kinds must be drawn from {list(KINDS)}, got {kind!r}")
     task = FirstLetterRecall(RecallConfig(length=length, seed=seed))
     probe = task.test_x[:1]  # (1, L): the string shown to every model
-    result = AmnesiaResult(length, epochs, decode(probe[0]), decode(probe[0, :1]))
+    result = AmnesiaResult(length, epochs, decode(probe[0]), decode(probe[0, :1]), target=target)
     cfg = TrainConfig(epochs=epochs, seed=seed, device=pick_device(device), progress=progress, target=target)
     trained = train_kinds(lambda kind: build_model(kind, model_cfg or AMNESIA_MODEL), kinds, task, cfg,
                           side_by_side=side_by_side)
