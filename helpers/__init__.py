@@ -16,7 +16,8 @@ from .core.timing import (NO_GPU, THREADS, Timing, device_name, pick_device, thr
                           use_thread_policy)
 from .core.train import (MAX_EPOCHS, Control, History, TrainConfig, cache_finished, controlled, evaluate,
                          seed_everything, time_training_step, train, train_kinds)
-from .lessons.amnesia import KINDS, NAMES, AmnesiaResult, amnesia_test, estimate_seconds, time_recall_step
+from .lessons.amnesia import (CONTESTANTS, KINDS, NAMES, AmnesiaResult, amnesia_test, estimate_seconds,
+                              time_recall_step)
 
 VIEW = {"Panel": "widgets", "amnesia_panel": "widgets", "showdown_panel": "widgets",  # name -> its helpers.view module
         "show_amnesia": "figures", "plot_history": "plots", "attention_heatmap": "plots", "position_labels": "plots"}
@@ -27,7 +28,7 @@ __all__ = [
     "causal_mask", "LETTERS", "MAX_LENGTH", "FirstLetterRecall", "RecallConfig", "decode", "encode", "NO_GPU",
     "THREADS", "Timing", "device_name", "pick_device", "threads", "time_call", "time_devices", "MAX_EPOCHS",
     "Control", "History", "TrainConfig", "cache_finished", "controlled", "evaluate", "seed_everything",
-    "time_training_step", "train", "train_kinds", "KINDS", "NAMES", "AmnesiaResult", "amnesia_test",
+    "time_training_step", "train", "train_kinds", "CONTESTANTS", "KINDS", "NAMES", "AmnesiaResult", "amnesia_test",
     "estimate_seconds", "time_recall_step", "Panel", "amnesia_panel", "showdown_panel", "show_amnesia",
     "plot_history", "attention_heatmap", "position_labels"
 ]  # every name above, and the VIEW names loaded on first use

@@ -75,6 +75,23 @@ class Recording:
                      "provenance": {"command": command, **environment(device)},
                      "settings": settings, "results": []}
 
+    def resume(self):
+        """Take over the results of an unfinished file at this path with the same kind and settings; return the
+        (model, length, seed) of each, so they are not measured again (python -m helpers.record amnesia)."""
+        try:
+            old = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        same = json.loads(json.dumps(self.data["settings"]))  # as the file holds it: tuples become lists
+        if old.get("complete") or old.get("kind") != self.data["kind"] or old.get("settings") != same:
+            return []
+        self.data["results"] = old["results"]
+        prov = old["provenance"]
+        self.data["provenance"]["resumed_from"] = prov.get("resumed_from") or prov.get("date")  # the first start
+        self.start -= prov.get("wall_seconds", 0)  # the times count both sittings
+        self.cpu_start -= prov.get("cpu_seconds", 0)
+        return [(r["model"], r["length"], r["seed"]) for r in old["results"]]
+
     def add(self, result=None):
         """Append `result` (if any) and write the file."""
         if result is not None:
@@ -122,12 +139,14 @@ def scaling_plan(device, quick=False):
                                 layers=scaling.SWEEP_LAYERS)]
 
 
-def amnesia_plan(quick=False):
-    """Notebook 05's amnesia sweep: lengths 5 to 1000, 50 epochs, 3 seeds (quick: two short lengths)."""
+def amnesia_plan(device, quick=False):
+    """Notebook 05's cost of remembering: steps to 90% held-out accuracy at lengths 5 to 160 (a GPU adds 320 and
+    640), 3 seeds, every variant, at most 3,200 steps (quick: two short lengths, a small cap)."""
     if quick:
-        return {"lengths": [5, 8], "epochs": 1, "seeds": [0], "variants": ["lstm", "transformer"]}
-    return {"lengths": [5, 10, 20, 40, 80, 160, 320, 640, 1000], "epochs": 50, "seeds": [0, 1, 2],
-            "variants": list(amnesia.VARIANTS)}
+        return {"lengths": [5, 6], "seeds": [0], "variants": ["lstm", "transformer"], "target": 0.9, "max_steps": 64}
+    lengths = [5, 10, 20, 40, 80, 160] + ([320, 640] if device == "cuda" else [])
+    return {"lengths": lengths, "seeds": [0, 1, 2], "variants": list(amnesia.VARIANTS),
+            "target": amnesia.STEPS_TARGET, "max_steps": amnesia.STEPS_CAP}
 
 
 def record_race(device, path, quick=False, log=print):
@@ -157,18 +176,24 @@ def record_scaling(device, path, quick=False, log=print):
 
 
 def record_amnesia(device, path, quick=False, log=print):
-    """Run the amnesia sweep on `device` into `path`, one result per (variant, length, seed) (notebook 05)."""
-    plan = amnesia_plan(quick)
+    """Run the cost-of-remembering plan on `device` into `path`, one result per (variant, length, seed); a file
+    left unfinished with the same settings is resumed, not started again (notebook 05)."""
+    plan = amnesia_plan(device, quick)
     settings = {**plan, "variants": {v: amnesia.check_variant(v) for v in plan["variants"]},
-                "recall": {k: v for k, v in asdict(RecallConfig()).items() if k not in ("length", "seed")},
-                "model": asdict(ModelConfig()), "lr": TrainConfig.lr}
+                "steps_per_epoch": amnesia.STEPS_PER_EPOCH, "width": amnesia.WIDTH, "fresh_strings": True,
+                "recall": {k: v for k, v in asdict(RecallConfig()).items() if k in ("n_test", "batch_size")},
+                "lr": TrainConfig.lr}
     rec = Recording("amnesia", device, settings, path)
+    done = rec.resume()
+    if done:
+        log(f"resuming {path}: {len(done)} runs already recorded")
 
     def add(run):
-        log(f"{run['model']:<12} length {run['length']:>4} seed {run['seed']}: "
-            f"accuracy {run['accuracy']:.1%} ({run['seconds']:.1f} s)")
+        steps = f"{run['steps']} steps" if run["steps"] is not None else f"beyond {plan['max_steps']} steps"
+        log(f"{run['model']:<12} length {run['length']:>4} seed {run['seed']}: {steps} ({run['seconds']:.1f} s)")
         rec.add(run)
-    amnesia.amnesia_curve(plan["lengths"], plan["epochs"], plan["seeds"], plan["variants"], device, log=add)
+    amnesia.steps_to_remember(plan["lengths"], plan["seeds"], plan["variants"], plan["target"], plan["max_steps"],
+                              device, done=done, log=add)
     return rec.finish()
 
 

@@ -8,26 +8,43 @@ import helpers
 
 def test_transformer_learns_recall_at_length_20_with_defaults():
     result = helpers.amnesia_test(length=20)
-    print("\n" + result.summary())  # the LSTM's accuracy is reported, whatever it is
+    print("\n" + result.summary())  # the LSTMs' accuracies are reported, whatever they are
     assert result.accuracy["transformer"] >= 0.99
     assert result.answer == result.string[0] and len(result.string.split()) == 20
-    assert set(result.predictions) == set(result.accuracy) == set(result.history) == set(helpers.KINDS)
+    assert set(result.predictions) == set(result.accuracy) == set(result.history) == set(helpers.CONTESTANTS)
+    assert helpers.CONTESTANTS == ("lstm", "lstm_fb1", "transformer")
     assert result.predictions["transformer"] == result.answer
     assert result.attention.shape == (4, 20, 20)
     solved = result.solved["transformer"]
     assert result.history["transformer"].epochs == solved < 10  # it stops once it reaches 99%
-    assert f"Transformer:  answers {result.answer} (right), held-out accuracy 100.0%, solved in {solved} epochs" \
-        in result.summary()
-    for kind in ("rnn", "lstm"):  # at this budget neither reaches 99%, so both train every epoch
-        assert result.solved[kind] is None and result.history[kind].epochs == 10
-        assert "not solved in 10 epochs" in result.summary().splitlines()[3 + helpers.KINDS.index(kind)]
+    lines = result.summary().splitlines()
+    assert lines[0] == ("Length 20, 10 epochs at most (an epoch: 32 steps of 64 new strings; "
+                        "a model stops once it reaches 99% held-out accuracy)")
+    assert f"Transformer:          answers {result.answer} (right), held-out accuracy 100.0%, solved in {solved} epochs" \
+        in lines
+    assert result.solved["lstm"] is None and result.history["lstm"].epochs == 10  # the lesson, at this budget
+    assert lines[3].startswith("LSTM: ") and lines[3].endswith("not solved within 10 epochs at this budget")
+    assert result.params["lstm"] == result.params["lstm_fb1"] and abs(result.params["transformer"] / result.params["lstm"] - 1) < 0.1
     assert all(s > 0 for s in result.seconds.values())
+
+
+def test_size_params_matches_parameter_counts():
+    for length in (20, 200):
+        widths = {v: helpers.lessons.amnesia.contestant_config(v, length, "params").d_model for v in helpers.lessons.amnesia.VARIANTS}
+        counts = {v: helpers.build_model(helpers.lessons.amnesia.VARIANTS[v][0],
+                                         helpers.lessons.amnesia.contestant_config(v, length, "params")).n_params()
+                  for v in widths}
+        assert widths["lstm"] == widths["lstm_fb1"] == 48
+        assert all(abs(n / counts["lstm"] - 1) < 0.1 for n in counts.values()), counts
+    assert helpers.lessons.amnesia.contestant_config("rnn", 20, "params").d_model > 48  # the RNN is widened
+    with pytest.raises(ValueError, match="size must be one of"):
+        helpers.amnesia_test(length=4, epochs=1, size="big")
 
 
 def test_side_by_side_gives_the_numbers_of_one_after_another():
     a = helpers.amnesia_test(length=6, epochs=2, seed=1, side_by_side=1, target=None)
     b = helpers.amnesia_test(length=6, epochs=2, seed=1, side_by_side=3, target=None)
-    for kind in helpers.KINDS:
+    for kind in helpers.CONTESTANTS:
         assert a.history[kind].train_loss == b.history[kind].train_loss
         assert a.history[kind].test_acc == b.history[kind].test_acc
     torch.testing.assert_close(a.attention, b.attention, rtol=0, atol=0)
@@ -46,8 +63,8 @@ def test_stop_before_a_model_begins_leaves_it_out_and_says_so():
     control.stop.set()
     with helpers.controlled(control):
         result = helpers.amnesia_test(length=6, epochs=2)
-    assert result.missing == helpers.KINDS and result.predictions == {}
-    assert "Not trained (stopped before they began): Plain RNN, LSTM, Transformer" in result.summary()
+    assert result.missing == helpers.CONTESTANTS and result.predictions == {}
+    assert "Not trained (stopped before they began): LSTM, LSTM, forget bias 1, Transformer" in result.summary()
 
 
 def test_same_seed_same_result():

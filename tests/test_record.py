@@ -38,8 +38,28 @@ def test_quick_recordings_hold_what_the_notebooks_read(tmp_path):
     assert race["config"]["words"] == 40 and {r["way"] for r in race["rows"]} == {"torch-cpu"}
     amnesia = record.load("amnesia", tmp_path)[0]
     keys = {(r["model"], r["length"], r["seed"]) for r in amnesia["results"]}
-    assert keys == {(m, L, 0) for m in ("lstm", "transformer") for L in (5, 8)}
+    assert keys == {(m, L, 0) for m in ("lstm", "transformer") for L in (5, 6)}
     assert amnesia["settings"]["variants"] == {"lstm": ["lstm", 0.0], "transformer": ["transformer", 0.0]}
+    assert all(set(r) >= {"steps", "test_acc", "params", "seconds"} for r in amnesia["results"])
+
+
+def test_an_unfinished_recording_with_the_same_settings_is_resumed(tmp_path):
+    path = tmp_path / "amnesia_cpu.json"
+    record.record_amnesia("cpu", path, quick=True, log=lambda *_: None)
+    whole = json.loads(path.read_text())
+    whole["complete"], whole["results"] = False, whole["results"][:3]  # as if it had stopped after 3 runs
+    path.write_text(json.dumps(whole))
+    said = []
+    record.record_amnesia("cpu", path, quick=True, log=said.append)
+    again = json.loads(path.read_text())
+    assert said[0] == f"resuming {path}: 3 runs already recorded" and len(said) == 1 + 1  # one run measured
+    assert again["complete"] and again["results"][:3] == whole["results"]
+    assert len(again["results"]) == 4 and again["provenance"]["resumed_from"] == whole["provenance"]["date"]
+    whole["settings"]["max_steps"] = 32  # other settings: started afresh, not mixed
+    whole["complete"] = False
+    path.write_text(json.dumps(whole))
+    record.record_amnesia("cpu", path, quick=True, log=said.append)
+    assert len(json.loads(path.read_text())["results"]) == 4 and not said[-1].startswith("resuming")
 
 
 def test_load_skips_other_files_and_puts_a_gpu_first(tmp_path):

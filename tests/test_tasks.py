@@ -38,3 +38,29 @@ def test_encode_decode():
 def test_bad_length(length):
     with pytest.raises(ValueError, match="length must be an integer from 2 to 1024"):
         FirstLetterRecall(RecallConfig(length=length))
+
+
+def test_fresh_training_draws_new_strings_and_never_a_held_out_one():
+    task = FirstLetterRecall(RecallConfig(length=2, n_train=256, n_test=400, fresh=True))  # 676 strings in all
+    held_out = {tuple(r) for r in task.test_x.tolist()}
+    plain = torch.randint(0, 26, (5000, 2), generator=torch.Generator().manual_seed(0))
+    assert sum(tuple(r) in held_out for r in plain.tolist()) > 1000  # without the rule most draws would hit
+    epoch = list(task.batches(torch.Generator().manual_seed(0)))
+    assert len(epoch) == 256 // 64 and all(x.shape == (64, 2) and torch.equal(y, x[:, 0]) for x, y in epoch)
+    assert not any(tuple(r) in held_out for x, _ in epoch for r in x.tolist())
+    again = list(task.batches(torch.Generator().manual_seed(0)))
+    other = list(task.batches(torch.Generator().manual_seed(1)))
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(epoch, again))  # seeded
+    assert not torch.equal(epoch[0][0], other[0][0])  # another generator, other strings
+
+
+def test_position_asks_another_letter():
+    cfg = RecallConfig(length=6, n_train=64, n_test=32, position=-3)
+    task = FirstLetterRecall(cfg)
+    assert torch.equal(task.test_y, task.test_x[:, 3]) and torch.equal(task.train_y, task.train_x[:, 3])
+    second = FirstLetterRecall(RecallConfig(length=6, n_train=64, n_test=32, position=2, fresh=True))
+    x, y = next(iter(second.batches(torch.Generator().manual_seed(0))))
+    assert torch.equal(y, x[:, 1])
+    for bad in (0, 7, -7):
+        with pytest.raises(ValueError, match="position must be from 1 to 6 or from -6 to -1"):
+            FirstLetterRecall(RecallConfig(length=6, position=bad))

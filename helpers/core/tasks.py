@@ -42,10 +42,13 @@ class RecallConfig:
     n_test: int = 512      # held-out strings, never seen in training
     batch_size: int = 64   # strings per optimiser step
     seed: int = 0          # seeds the data, not the model
+    fresh: bool = False    # train on new strings at every step (never a held-out one), n_train of them per epoch
+    position: int = 1      # the letter to answer: 1 = the first (the amnesia test), -3 = the third from the end
 
 
 class FirstLetterRecall:
-    """Read a random string, answer its FIRST letter: the deck's amnesia test as a dataset (notebook 01)."""
+    """Read a random string, answer its FIRST letter: the deck's amnesia test as a dataset (notebook 01).
+    With cfg.position another letter is asked, counted from the start (1, 2, ...) or from the end (-1, -2, ...)."""
 
     n_classes = len(LETTERS)
 
@@ -53,6 +56,9 @@ class FirstLetterRecall:
         check_int("length", cfg.length, 2, MAX_LENGTH)
         check_int("n_train", cfg.n_train, 1, 1_000_000)
         check_int("n_test", cfg.n_test, 1, 100_000)
+        if not (1 <= cfg.position <= cfg.length or -cfg.length <= cfg.position <= -1):
+            raise ValueError(f"position must be from 1 to {cfg.length} or from -{cfg.length} to -1, got {cfg.position!r}")
+        self.column = cfg.position - 1 if cfg.position > 0 else cfg.position  # the answer's index in a string
         self.cfg = cfg
         gen = torch.Generator().manual_seed(cfg.seed)
         total = cfg.n_train + cfg.n_test
@@ -68,12 +74,27 @@ class FirstLetterRecall:
         test_rows = {tuple(r) for r in self.test_x.tolist()}
         keep = torch.tensor([tuple(r) not in test_rows for r in data[cfg.n_test:].tolist()], dtype=torch.bool)
         self.train_x = data[cfg.n_test:][keep]  # strings equal to a test string are dropped
-        self.test_y = self.test_x[:, 0]
-        self.train_y = self.train_x[:, 0]
+        self.test_y = self.test_x[:, self.column]
+        self.train_y = self.train_x[:, self.column]
 
     def batches(self, gen):
-        """One epoch of training batches, in an order drawn from `gen`."""
-        return batches(self.train_x, self.train_y, self.cfg.batch_size, gen)
+        """One epoch of training batches: the fixed training strings in an order drawn from `gen`, or with
+        cfg.fresh as many new strings drawn from `gen` (notebook 04)."""
+        if not self.cfg.fresh:
+            return batches(self.train_x, self.train_y, self.cfg.batch_size, gen)
+        return ((x, x[:, self.column]) for x in (self.draw(self.cfg.batch_size, gen)
+                                       for _ in range(-(-self.cfg.n_train // self.cfg.batch_size))))
+
+    def draw(self, n, gen):
+        """`n` new random strings (n, L), none equal to a held-out string (notebook 04)."""
+        if not hasattr(self, "_test_rows"):
+            self._test_rows = {tuple(r) for r in self.test_x.tolist()}
+        x = torch.randint(0, len(LETTERS), (n, self.cfg.length), generator=gen)  # (n, L)
+        while True:
+            held_out = torch.tensor([tuple(r) in self._test_rows for r in x.tolist()], dtype=torch.bool)
+            if not held_out.any():
+                return x
+            x[held_out] = torch.randint(0, len(LETTERS), (int(held_out.sum()), self.cfg.length), generator=gen)
 
     @staticmethod
     def answer_logits(logits):

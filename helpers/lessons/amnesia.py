@@ -1,7 +1,8 @@
 """The amnesia test (notebooks 01, 04) and its proof (notebook 05): who recalls the first letter of a
 random string, the gradient that reaches each position, and held-out accuracy against length."""
+import functools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -15,16 +16,51 @@ from ..core.train import (MAX_EPOCHS, TrainConfig, cache_finished, evaluate, see
                           train_kinds)
 
 KINDS = ("rnn", "lstm", "transformer")
-NAMES = {"rnn": "Plain RNN", "lstm": "LSTM", "transformer": "Transformer"}
+VARIANTS = {  # name -> (model kind, forget-gate bias added at initialisation)
+    "rnn": ("rnn", 0.0),
+    "lstm": ("lstm", 0.0),
+    "lstm_fb1": ("lstm", 1.0),  # Jozefowicz et al. (2015): the LSTM's best-known simple setting
+    "transformer": ("transformer", 0.0),
+}
+NAMES = {"rnn": "Plain RNN", "lstm": "LSTM", "lstm_fb1": "LSTM, forget bias 1", "transformer": "Transformer"}
+LABELS = NAMES  # VARIANTS by name (notebook 05)
+CONTESTANTS = ("lstm", "lstm_fb1", "transformer")  # the amnesia panel's: the LSTM at its default and at its best
 TARGET = 0.99  # held-out accuracy at which a model counts as having solved the task and stops training
-# The amnesia panel's width (notebooks 01, 04): 48 rather than the course's 64 answers in under 3 s on 2 cores,
-# and its lesson is the same (the Transformer solves length 20 in 2 epochs, the LSTM stays far from it in 10).
-AMNESIA_MODEL = ModelConfig(d_model=48)
+WIDTH = 48     # the amnesia panel's width: its default re-run answers in under 3 s on 2 cores
+SIZES = ("width", "params")  # every contestant at WIDTH, or each at the width whose parameter count is the LSTM's
+
+
+def check_variant(variant):
+    """Raise ValueError unless `variant` names one of VARIANTS; return its (kind, forget bias) (notebook 05)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
+    return VARIANTS[variant]
+
+
+def contestant_config(variant, length, size="width"):
+    """The ModelConfig of `variant` in the amnesia test at `length`: width WIDTH, or with size="params" the
+    width (a multiple of 4) whose parameter count is closest to the LSTM's at WIDTH. The Transformer's position
+    table holds `length` rows, the positions it is trained on (notebook 04)."""
+    kind, bias = check_variant(variant)
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {list(SIZES)}, got {size!r}")
+    width = WIDTH
+    if size == "params" and kind != "lstm":
+        goal = n_params("lstm", WIDTH, length)
+        width = min(range(4, 257, 4), key=lambda d: abs(n_params(kind, d, length) - goal))
+    return ModelConfig(d_model=width, max_len=length, forget_bias=bias)
+
+
+@functools.lru_cache(maxsize=1024)
+def n_params(kind, width, length):
+    """Parameter count of a `kind` model of this width for strings of `length`, without using torch's generator."""
+    with torch.random.fork_rng():
+        return build_model(kind, ModelConfig(d_model=width, max_len=length)).n_params()
 
 
 @dataclass
 class AmnesiaResult:
-    """What the amnesia test measured, per model kind (notebook 01)."""
+    """What the amnesia test measured, per contestant (a VARIANTS name) (notebook 01)."""
     length: int
     epochs: int
     string: str                                      # an unseen test string, spaced: 'K N M ...'
@@ -39,22 +75,25 @@ class AmnesiaResult:
     attention: torch.Tensor = None                   # Transformer, last layer, (H, T, T) on `string`
     missing: tuple = ()                              # kinds a Stop came before: not trained
     target: float = None                             # the held-out accuracy that ended a training, if any
+    budget: str = ""                                 # what one epoch is, e.g. '32 steps of 64 new strings'
 
     def summary(self):
-        """The deck's printout: the string, the true first letter, each model's answer and accuracy."""
-        lines = [f"Length {self.length}, {self.epochs} epochs",
+        """The deck's printout: the string, the true first letter, each model's answer and accuracy, and its
+        verdict at this budget."""
+        stop = f"; a model stops once it reaches {self.target:.0%} held-out accuracy" if self.target else ""
+        lines = [f"Length {self.length}, {self.epochs} epochs at most (an epoch: {self.budget}{stop})",
                  f"Test string (never seen in training): {self.string}",
                  f"True first letter: {self.answer}"]
         for kind in self.predictions:
             mark = "right" if self.predictions[kind] == self.answer else "wrong"
-            lines.append(f"{NAMES[kind] + ':':<13} answers {self.predictions[kind]} ({mark}), "
+            lines.append(f"{NAMES[kind] + ':':<21} answers {self.predictions[kind]} ({mark}), "
                          f"held-out accuracy {self.accuracy[kind]:.1%}, {self.verdict(kind)}")
         if self.missing:
             lines.append("Not trained (stopped before they began): " + ", ".join(NAMES[k] for k in self.missing))
         return "\n".join(lines)
 
     def verdict(self, kind):
-        """'solved in 2 epochs', 'not solved in 10 epochs', 'stopped after 3 of 10 epochs' (by Stop or Ctrl-C),
+        """'solved in 2 epochs', 'not solved within 10 epochs at this budget', 'stopped after 3 of 10 epochs' (Stop),
         or 'trained for 10 epochs' when no target ended the training."""
         hist = self.history[kind]
         epochs = lambda n: f"{n} epoch{'s' * (n != 1)}"  # noqa: E731
@@ -64,98 +103,89 @@ class AmnesiaResult:
             return f"stopped after {hist.epochs} of {epochs(self.epochs)}"
         if self.target is None:
             return f"trained for {epochs(hist.epochs)}"
-        return f"not solved in {epochs(self.epochs)}"
+        return f"not solved within {epochs(self.epochs)} at this budget"
 
 
-def amnesia_test(length=20, epochs=10, seed=0, device=None, kinds=KINDS, model_cfg=None, progress=False,
-                 target=TARGET, side_by_side=SIDE_BY_SIDE):
-    """Train each model kind on first-letter recall at `length` (a model stops once it reaches `target`
-    held-out accuracy; None trains every epoch), then ask it an unseen string (notebooks 01, 04)."""
+def amnesia_test(length=20, epochs=10, seed=0, device=None, kinds=CONTESTANTS, model_cfg=None, progress=False,
+                 target=TARGET, side_by_side=SIDE_BY_SIDE, size="width", fresh=True):
+    """Train each contestant (VARIANTS names) on first-letter recall at `length` (a model stops once it reaches
+    `target` held-out accuracy; None trains every epoch), then ask it an unseen string. Training strings are new
+    at every step (`fresh`); sizes as contestant_config(size=), or `model_cfg` for all (notebooks 01, 04)."""
     check_int("length", length, 2, MAX_LENGTH)
     check_int("epochs", epochs, 1, MAX_EPOCHS)
     check_int("seed", seed, 0, 2**31 - 1)
-    for kind in kinds:
-        if kind not in KINDS:
-            raise ValueError(f"kinds must be drawn from {list(KINDS)}, got {kind!r}")
-    task = FirstLetterRecall(RecallConfig(length=length, seed=seed))
+    for variant in kinds:
+        if variant not in VARIANTS:
+            raise ValueError(f"kinds must be drawn from {list(VARIANTS)}, got {variant!r}")
+    configs = {v: contestant_config(v, length, size) if model_cfg is None
+               else replace(model_cfg, forget_bias=model_cfg.forget_bias + VARIANTS[v][1]) for v in kinds}
+    task = FirstLetterRecall(RecallConfig(length=length, seed=seed, fresh=fresh))
     probe = task.test_x[:1]  # (1, L): the string shown to every model
-    result = AmnesiaResult(length, epochs, decode(probe[0]), decode(probe[0, :1]), target=target)
+    result = AmnesiaResult(length, epochs, decode(probe[0]), decode(probe[0, :1]), target=target,
+                           budget=f"{-(-task.cfg.n_train // task.cfg.batch_size)} steps of {task.cfg.batch_size} "
+                                  f"{'new' if fresh else 'training'} strings")
     cfg = TrainConfig(epochs=epochs, seed=seed, device=pick_device(device), progress=progress, target=target)
-    trained = train_kinds(lambda kind: build_model(kind, model_cfg or AMNESIA_MODEL), kinds, task, cfg,
+    trained = train_kinds(lambda v: build_model(VARIANTS[v][0], configs[v]), kinds, task, cfg,
                           side_by_side=side_by_side)
-    result.missing = tuple(kind for kind in kinds if kind not in trained)
-    for kind, (model, hist) in trained.items():
+    result.missing = tuple(v for v in kinds if v not in trained)
+    for v, (model, hist) in trained.items():
         with torch.no_grad():
-            if kind == "transformer":
+            if VARIANTS[v][0] == "transformer":
                 logits, weights = model(probe, return_attention=True)
                 result.attention = weights[-1][0]  # (H, T, T)
             else:
                 logits = model(probe)
-        result.predictions[kind] = decode(task.answer_logits(logits).argmax(-1))
-        result.accuracy[kind] = evaluate(model, task)[1] if hist.interrupted else hist.test_acc[-1]
-        result.history[kind] = hist
-        result.seconds[kind] = hist.seconds
-        result.solved[kind] = hist.solved_epoch
-        result.params[kind] = model.n_params()
-        result.models[kind] = model
+        result.predictions[v] = decode(task.answer_logits(logits).argmax(-1))
+        result.accuracy[v] = evaluate(model, task)[1] if hist.interrupted else hist.test_acc[-1]
+        result.history[v] = hist
+        result.seconds[v] = hist.seconds
+        result.solved[v] = hist.solved_epoch
+        result.params[v] = model.n_params()
+        result.models[v] = model
     return result
 
 
-def estimate_seconds(length=20, epochs=10, kinds=KINDS, model_cfg=None, side_by_side=SIDE_BY_SIDE):
+def estimate_seconds(length=20, epochs=10, kinds=CONTESTANTS, size="width", side_by_side=SIDE_BY_SIDE):
     """About how long amnesia_test would take on this machine, at most (a model that solves the task stops
-    earlier): one timed training step per kind, times the steps, shared over the side-by-side workers.
+    earlier): one timed training step per contestant, times the steps, shared over the side-by-side workers.
     A panel shows it when a run will be long (notebook 04)."""
     check_int("length", length, 2, MAX_LENGTH)
     check_int("epochs", epochs, 1, MAX_EPOCHS)
     cfg = RecallConfig(length=length)
     steps = epochs * -(-cfg.n_train // cfg.batch_size) + (epochs + 1) * -(-cfg.n_test // cfg.batch_size) // 3
     x = torch.randint(0, 26, (cfg.batch_size, length), generator=torch.Generator().manual_seed(0))  # (B, T)
-    per_kind = []
-    for kind in kinds:
-        seed_everything(0)
-        model = build_model(kind, model_cfg or AMNESIA_MODEL)
-        opt = torch.optim.Adam(model.parameters())
-        times = []
-        for _ in range(2):  # the first step warms up, the second is timed
-            start = time.perf_counter()
-            loss = FirstLetterRecall.loss(model(x), x[:, 0])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            times.append(time.perf_counter() - start)
-        per_kind.append(times[-1] * steps)  # an evaluation batch costs about a third of a training step
-    return max(max(per_kind), sum(per_kind) / min(side_by_side, len(per_kind)))
+    per_model = []
+    with torch.random.fork_rng():  # the estimate leaves torch's generator as it found it
+        for variant in kinds:
+            model = build_model(VARIANTS[variant][0], contestant_config(variant, length, size))
+            opt = torch.optim.Adam(model.parameters())
+            times = []
+            for _ in range(2):  # the first step warms up, the second is timed
+                start = time.perf_counter()
+                loss = FirstLetterRecall.loss(model(x), x[:, 0])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                times.append(time.perf_counter() - start)
+            per_model.append(times[-1] * steps)  # an evaluation batch costs about a third of a training step
+    return max(max(per_model), sum(per_model) / min(side_by_side, len(per_model)))
 
 
 def time_recall_step(kind="transformer", length=20, batch_size=64, model_cfg=None, repeats=5):
     """Median time of one recall training step (forward, backward, Adam) on the CPU and on the GPU (notebook 01)."""
     check_int("length", length, 2, MAX_LENGTH)
     check_int("batch_size", batch_size, 1, 4096)
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
-
+    if kind not in VARIANTS:
+        raise ValueError(f"kind must be one of {list(VARIANTS)}, got {kind!r}")
+    cfg = model_cfg or contestant_config(kind, length)
     x = torch.randint(0, 26, (batch_size, length), generator=torch.Generator().manual_seed(0))  # (B, T)
-    return time_training_step(lambda: build_model(kind, model_cfg or AMNESIA_MODEL), FirstLetterRecall, (x, x[:, 0]),
+    return time_training_step(lambda: build_model(VARIANTS[kind][0], cfg), FirstLetterRecall, (x, x[:, 0]),
                                f"one training step: {NAMES[kind]}, batch {batch_size}, length {length}", repeats)
 
 
 # ---------------------------------------------------------------- notebook 05: the proof
 
-VARIANTS = {  # name -> (model kind, forget-gate bias added at initialisation)
-    "rnn": ("rnn", 0.0),
-    "lstm": ("lstm", 0.0),
-    "lstm_fb1": ("lstm", 1.0),
-    "transformer": ("transformer", 0.0),
-}
-LABELS = {**NAMES, "lstm_fb1": "LSTM, forget bias 1"}  # VARIANTS by name
 CHANCE = 1 / FirstLetterRecall.n_classes
-
-
-def check_variant(variant):
-    """Raise ValueError unless `variant` names one of VARIANTS; return its (kind, forget bias) (notebook 05)."""
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
-    return VARIANTS[variant]
 
 
 def initial_model(variant, seed=0):
@@ -232,33 +262,83 @@ def gradient_experiment(length=40, epochs=2, seed=0, variants=("rnn", "lstm", "t
     return result
 
 
-def amnesia_curve(lengths=(5, 10, 20, 40, 80), epochs=2, seeds=(0,), variants=("rnn", "lstm", "transformer"),
-                  device=None, log=None):
-    """Held-out accuracy of every (variant, length, seed) at one training budget: a list of run records.
-    Introduced in notebook 05."""
+STEPS_TARGET = 0.9      # the held-out accuracy that counts as "remembers" in the cost-of-remembering curve
+STEPS_CAP = 3200        # the most training steps a model is given there (100 epochs of 32 steps of 64 strings)
+STEPS_PER_EPOCH = 32    # held-out accuracy is measured after every 32 steps
+
+
+def steps_to_remember(lengths=(5, 10, 20), seeds=(0,), variants=("rnn", "lstm", "lstm_fb1", "transformer"),
+                      target=STEPS_TARGET, max_steps=STEPS_CAP, device=None, done=(), log=None):
+    """The cost of remembering: for every (seed, length, variant), the training steps a contestant (width 48,
+    new strings at every step) needs to reach `target` held-out accuracy, measured every 32 steps, or None when
+    `max_steps` were not enough. Variants train side by side; (variant, length, seed) in `done` are skipped.
+    A list of run records (notebook 05; `python -m helpers.record amnesia` keeps the long version)."""
     for length in lengths:
         check_int("length", length, 2, MAX_LENGTH)
-    check_int("epochs", epochs, 1, MAX_EPOCHS)
     for v in variants:
         check_variant(v)
-    runs = []
+    check_int("max_steps", max_steps, STEPS_PER_EPOCH, 10**6)
+    if not 0 < target <= 1:
+        raise ValueError(f"target must be in (0, 1], got {target!r}")
+    runs, skip = [], set(map(tuple, done))
     for seed in seeds:
         for length in lengths:
-            for v in variants:
-                result = train_variant(v, length, epochs, seed, device)
-                kind = VARIANTS[v][0]
-                runs.append({"model": v, "length": length, "seed": seed, "accuracy": result.accuracy[kind],
-                             "test_acc": result.history[kind].test_acc, "seconds": round(result.seconds[kind], 2)})
+            todo = tuple(v for v in variants if (v, length, seed) not in skip)
+            if not todo:
+                continue
+            result = amnesia_test(length, max_steps // STEPS_PER_EPOCH, seed, device, kinds=todo, target=target)
+            for v in todo:
+                hist = result.history[v]
+                solved = result.solved[v]
+                runs.append({"model": v, "length": length, "seed": seed,
+                             "steps": None if solved is None else solved * STEPS_PER_EPOCH,
+                             "test_acc": [round(a, 4) for a in hist.test_acc], "seconds": round(hist.seconds, 2),
+                             "params": result.params[v]})
                 if log:
                     log(runs[-1])
     return runs
 
 
-def curve_table(runs, epoch=None):
-    """{variant: {length: (mean, min, max) accuracy over seeds}}, after `epoch` epochs (None: the last).
-    Introduced in notebook 05."""
-    table = {}
+def steps_table(runs):
+    """{variant: {length: (median steps, fewest, most, seeds beyond the cap, seeds)}} over the seeds; the
+    median counts a run beyond the cap as beyond every finished one, and is None when half or more are beyond
+    (notebook 05)."""
+    by = {}
     for r in runs:
-        acc = r["accuracy"] if epoch is None else r["test_acc"][epoch]
-        table.setdefault(r["model"], {}).setdefault(r["length"], []).append(acc)
-    return {v: {L: (float(np.mean(a)), min(a), max(a)) for L, a in sorted(by_len.items())} for v, by_len in table.items()}
+        by.setdefault(r["model"], {}).setdefault(r["length"], []).append(r["steps"])
+    table = {}
+    for v, by_len in by.items():
+        table[v] = {}
+        for length, steps in sorted(by_len.items()):
+            done = sorted(s for s in steps if s is not None)
+            beyond = len(steps) - len(done)
+            ranked = done + [None] * beyond  # beyond the cap sorts last
+            median = ranked[(len(ranked) - 1) // 2] if len(ranked) % 2 else (
+                None if ranked[len(ranked) // 2] is None else (ranked[len(ranked) // 2 - 1] + ranked[len(ranked) // 2]) / 2)
+            table[v][length] = (median, done[0] if done else None, done[-1] if done else None, beyond, len(steps))
+    return table
+
+
+# ---------------------------------------------------------------- notebook 05: where attention loses
+
+def position_transfer(train_length=20, test_lengths=(10, 15, 20, 21, 25, 30, 40, 80), position=-3, epochs=40,
+                      seed=0, variants=("lstm", "transformer"), device=None):
+    """Train each variant at `train_length` to answer the letter at `position` (-3: third from the end), then test
+    it at other lengths: {"trained": AmnesiaResult-like per variant, "accuracy": {variant: {length: acc}}}.
+    The Transformer's position table is made long enough for every test length; rows beyond `train_length` are
+    never trained (notebook 05)."""
+    check_int("train_length", train_length, 4, MAX_LENGTH)
+    for L in test_lengths:
+        check_int("test length", L, max(abs(position), 2), MAX_LENGTH)
+    longest = max(max(test_lengths), train_length)
+    task = FirstLetterRecall(RecallConfig(length=train_length, seed=seed, fresh=True, position=position))
+    cfg = TrainConfig(epochs=epochs, seed=seed, device=pick_device(device), target=TARGET)
+    configs = {v: replace(contestant_config(v, train_length), max_len=longest) for v in variants}
+    trained = train_kinds(lambda v: build_model(VARIANTS[v][0], configs[v]), variants, task, cfg,
+                          side_by_side=SIDE_BY_SIDE)
+    accuracy = {}
+    for v, (model, hist) in trained.items():
+        accuracy[v] = {L: evaluate(model, FirstLetterRecall(RecallConfig(length=L, seed=seed + 1, position=position)))[1]
+                       for L in test_lengths}
+    return {"history": {v: h for v, (_, h) in trained.items()}, "accuracy": accuracy,
+            "train_length": train_length, "position": position}

@@ -10,7 +10,7 @@ from matplotlib.patches import Arc
 
 from ..core.checks import check_int
 from ..core.counting import fit_slope
-from ..lessons.amnesia import CHANCE, LABELS, NAMES, curve_table
+from ..lessons.amnesia import LABELS, NAMES, steps_table
 from ..lessons.language import TOP_K, completion, sentence_attention
 from ..lessons.race import LAYER_NAMES, LAYERS, WAY_NAMES, WAYS, format_seconds
 from ..lessons.scaling import SWEEP_NAMES, series
@@ -20,7 +20,9 @@ from .plots import COLORS, attention_heatmap, plot_history, position_labels
 def show_amnesia(result):
     """Draw an amnesia result (training curves, where the Transformer's last position looks); return its summary.
     Introduced in notebook 01."""
-    plot_history(result.history, chance=1 / 26, title=f"First-letter recall at length {result.length}")
+    plot_history({NAMES[v]: h for v, h in result.history.items()}, chance=1 / 26,
+                 colors={NAMES[v]: COLORS[v] for v in result.history},
+                 title=f"First-letter recall at length {result.length}")
     plt.show()
     if result.attention is not None:
         heads = result.attention[:, -1, :]  # (H, T): what the answering position attends to, per head
@@ -56,24 +58,52 @@ def plot_gradients(result):
     return fig
 
 
-def plot_curve(runs, ax=None, title=None, epoch=None):
-    """Held-out accuracy against length (log scale), one line per variant, min-max over seeds, chance dashed.
-    Introduced in notebook 05."""
+def plot_steps(runs, cap, ax=None, title=None, legend=True):
+    """The cost of remembering: training steps to the target against length (both log scale), the median over
+    seeds with the fewest-to-most range; a run that the cap stopped is drawn on the cap line as ▲ "beyond the
+    cap". Introduced in notebook 05."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.6))
-    for v, by_len in curve_table(runs, epoch).items():
-        lengths = list(by_len)
-        mean, low, high = (np.array([by_len[L][i] for L in lengths]) for i in range(3))
+        _, ax = plt.subplots(figsize=(7, 4))
+    table = steps_table(runs)
+    for i, (v, by_len) in enumerate(table.items()):
         marker, color = STYLES[v]
-        ax.errorbar(lengths, mean, yerr=[mean - low, high - mean], fmt=marker, ms=4, capsize=3, color=color,
-                    label=LABELS[v])
-    ax.axhline(CHANCE, color="k", lw=0.8, ls=":", label=f"chance (1/26 = {CHANCE:.1%})")
+        shift = 1 + 0.03 * (i - (len(table) - 1) / 2)  # side by side, so equal values stay visible
+        done = [(L, m, lo, hi) for L, (m, lo, hi, beyond, n) in by_len.items() if m is not None]
+        if done:
+            L, m, lo, hi = (np.array(c, dtype=float) for c in zip(*done))
+            ax.errorbar(L * shift, m, yerr=[m - lo, hi - m], fmt=marker, ms=5, capsize=3, color=color,
+                        label=LABELS[v])
+        beyond = [L for L, (m, lo, hi, b, n) in by_len.items() if m is None]
+        if beyond:
+            ax.plot(np.array(beyond) * shift, [cap] * len(beyond), "^", ms=8, color=color, mfc="none",
+                    label=None if done else LABELS[v])
+    ax.axhline(cap, color="k", lw=0.8, ls=":")
+    ax.text(min(r["length"] for r in runs), cap * 1.15, f"▲ = beyond the cap ({cap:,} steps) on most seeds",
+            fontsize=9, va="bottom")
     ax.set_xscale("log")
+    ax.set_yscale("log")
     lengths = sorted({r["length"] for r in runs})
     ax.set_xticks(lengths, [str(L) for L in lengths])
     ax.set_xticks([], minor=True)
-    ax.set(xlabel="sequence length (log scale)", ylabel="held-out accuracy", ylim=(-0.03, 1.03), title=title)
-    ax.legend(fontsize=8)
+    ax.set_ylim(top=cap * 2.2)
+    ax.set(xlabel="sequence length (log scale)", ylabel="training steps to reach 90% (log scale)", title=title)
+    if legend:
+        ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return ax
+
+
+def plot_transfer(result, ax=None):
+    """Held-out accuracy at other lengths of models trained at one length (notebook 05)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.6))
+    for v, by_len in result["accuracy"].items():
+        marker, color = STYLES[v]
+        ax.plot(list(by_len), list(by_len.values()), marker, ms=5, color=color, label=LABELS[v])
+    ax.axvline(result["train_length"], color="k", lw=0.8, ls="--", label=f"trained at length {result['train_length']}")
+    ax.axhline(1 / 26, color="k", lw=0.8, ls=":", label="chance (1/26)")
+    ax.set(xlabel="test length", ylabel="held-out accuracy", ylim=(-0.03, 1.03),
+           title=f"Answer the letter at position {result['position']} (from the end), trained at one length")
+    ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return ax
 
 

@@ -3,7 +3,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-COLORS = {"rnn": "#8c8c8c", "lstm": "#d62728", "transformer": "#1f77b4"}  # one colour per model kind
+COLORS = {"rnn": "#8c8c8c", "lstm": "#d62728", "lstm_fb1": "#ff7f0e", "transformer": "#1f77b4"}  # per contestant
 
 
 def plot_history(histories, chance=None, title=None, colors=None):

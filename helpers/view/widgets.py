@@ -255,10 +255,15 @@ class Panel(W.VBox):
 
 
 def amnesia_panel(length=(2, 200, 20), epochs=(1, 50, 10), seed=0, device=None):
-    """The amnesia test behind sliders: (min, max, default) for the length and the epochs (notebook 01)."""
-    def run(length, epochs):
-        return amnesia_test(length=length, epochs=epochs, seed=seed, device=device)
-    return Panel(run, show_amnesia, length=length, epochs=epochs, estimate=estimate_seconds,
+    """The amnesia test behind sliders, (min, max, default) for the length and the epochs, and a size menu: one
+    width for all, or widths matched by parameter count (notebook 01)."""
+    size = W.Dropdown(options=[("same width (48)", "width"), ("same parameter count", "params")], value="width",
+                      description="size", style={"description_width": "110px"})
+    size.add_class("panel-size")
+
+    def run(length, epochs, size):
+        return amnesia_test(length=length, epochs=epochs, seed=seed, device=device, size=size)
+    return Panel(run, show_amnesia, length=length, epochs=epochs, extra={"size": size}, estimate=estimate_seconds,
                  title="Amnesia test: who remembers the first letter?")
 
 
