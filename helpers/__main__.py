@@ -23,15 +23,15 @@ def amnesia(args):
     check_int("length", args.length, 2, MAX_LENGTH)
     check_int("epochs", args.epochs, 1, MAX_EPOCHS)
     print(banner("AMNESIA TEST: who remembers the first letter?"))
-    print(f"Training a plain RNN, an LSTM and a Transformer on strings of {args.length} letters, "
+    print(f"Training an LSTM, an LSTM with forget bias 1 and a Transformer on strings of {args.length} letters, "
           f"{args.epochs} epochs, seed {args.seed}, on {device_name(pick_device(args.device))} ...", flush=True)
     r = amnesia_test(length=args.length, epochs=args.epochs, seed=args.seed, device=args.device)
     print(f"\nTest string (never seen in training):\n  {r.string}")
     print(f"Question: what was the FIRST letter?   Truth: {r.answer}\n")
     for kind, guess in r.predictions.items():
         mark = "✓ right" if guess == r.answer else "✗ wrong"
-        print(f"  {NAMES[kind]:<12} answers {guess}  {mark:<8}  held-out accuracy {r.accuracy[kind]:6.1%}"
-              f"   ({r.params[kind]:,} parameters, trained in {r.seconds[kind]:.1f} s)")
+        print(f"  {NAMES[kind]:<20} answers {guess}  {mark:<8}  held-out accuracy {r.accuracy[kind]:6.1%}, "
+              f"{r.verdict(kind)}   ({r.params[kind]:,} parameters, trained in {r.seconds[kind]:.1f} s)")
 
 
 def deep_dive(args):

@@ -21,13 +21,13 @@ BUSY = "while True: pass"  # one process that keeps one core busy
 
 def small_training(quick, side_by_side=1):
     """Three models at length 20, width 64, 10 epochs each, one after another (quick: 1 epoch)."""
-    amnesia.amnesia_test(length=20, epochs=1 if quick else 10, model_cfg=ModelConfig(), target=None,
-                         side_by_side=side_by_side)
+    amnesia.amnesia_test(length=20, epochs=1 if quick else 10, kinds=amnesia.KINDS, model_cfg=ModelConfig(),
+                         target=None, side_by_side=side_by_side, fresh=False)
 
 
 def panel_default(quick, side_by_side):
-    """The amnesia panel's default run (width 48, a model stops at 99%), `side_by_side` models at a time."""
-    amnesia.amnesia_test(length=20, epochs=1 if quick else 10, side_by_side=side_by_side)
+    """The amnesia panel's default run (its contestants at width 48, a model stops at 99%), `side_by_side` at a time."""
+    amnesia.amnesia_test(length=20, epochs=1 if quick else amnesia.EPOCHS, side_by_side=side_by_side)
 
 
 def speed_race(quick):

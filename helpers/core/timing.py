@@ -13,9 +13,10 @@ NO_GPU = "no GPU on this machine"
 # process; one thread also gives the same numbers on any core count.
 THREADS = 1
 # Models a panel trains at once, each in its own thread on one core (helpers.train_kinds(side_by_side=)): on 2
-# cores the amnesia panel's default run took 4.5 s one at a time, 2.4 s two at a time, 2.7 s three at a time
-# (beside a busy process 4.3, 3.5 and 4.2 s).
-SIDE_BY_SIDE = 2
+# cores the amnesia panel's run (two LSTMs and a Transformer, 8 epochs) took 5.0 s one at a time, 2.9 s two at a
+# time and 2.7 s three at a time (beside a busy process 4.8, 4.3 and 4.1 s): the Transformer, done early, leaves
+# its core to the LSTMs only when all three start together.
+SIDE_BY_SIDE = 3
 
 
 @contextmanager

@@ -26,6 +26,7 @@ NAMES = {"rnn": "Plain RNN", "lstm": "LSTM", "lstm_fb1": "LSTM, forget bias 1", 
 LABELS = NAMES  # VARIANTS by name (notebook 05)
 CONTESTANTS = ("lstm", "lstm_fb1", "transformer")  # the amnesia panel's: the LSTM at its default and at its best
 TARGET = 0.99  # held-out accuracy at which a model counts as having solved the task and stops training
+EPOCHS = 7     # the amnesia panel's default budget (224 steps): two LSTMs and a Transformer re-run in under 3 s
 WIDTH = 48     # the amnesia panel's width: its default re-run answers in under 3 s on 2 cores
 SIZES = ("width", "params")  # every contestant at WIDTH, or each at the width whose parameter count is the LSTM's
 
@@ -106,7 +107,7 @@ class AmnesiaResult:
         return f"not solved within {epochs(self.epochs)} at this budget"
 
 
-def amnesia_test(length=20, epochs=10, seed=0, device=None, kinds=CONTESTANTS, model_cfg=None, progress=False,
+def amnesia_test(length=20, epochs=EPOCHS, seed=0, device=None, kinds=CONTESTANTS, model_cfg=None, progress=False,
                  target=TARGET, side_by_side=SIDE_BY_SIDE, size="width", fresh=True):
     """Train each contestant (VARIANTS names) on first-letter recall at `length` (a model stops once it reaches
     `target` held-out accuracy; None trains every epoch), then ask it an unseen string. Training strings are new
@@ -145,7 +146,7 @@ def amnesia_test(length=20, epochs=10, seed=0, device=None, kinds=CONTESTANTS, m
     return result
 
 
-def estimate_seconds(length=20, epochs=10, kinds=CONTESTANTS, size="width", side_by_side=SIDE_BY_SIDE):
+def estimate_seconds(length=20, epochs=EPOCHS, kinds=CONTESTANTS, size="width", side_by_side=SIDE_BY_SIDE):
     """About how long amnesia_test would take on this machine, at most (a model that solves the task stops
     earlier): one timed training step per contestant, times the steps, shared over the side-by-side workers.
     A panel shows it when a run will be long (notebook 04)."""

@@ -13,7 +13,7 @@ from IPython.core.pylabtools import print_figure
 from IPython.utils.capture import capture_output
 
 from ..core.train import Control, Stopped, controlled
-from ..lessons.amnesia import amnesia_test, estimate_seconds
+from ..lessons.amnesia import EPOCHS, amnesia_test, estimate_seconds
 from ..lessons.language import PROMPT, showdown
 from .figures import show_amnesia, show_showdown
 
@@ -254,7 +254,7 @@ class Panel(W.VBox):
         return None
 
 
-def amnesia_panel(length=(2, 200, 20), epochs=(1, 50, 10), seed=0, device=None):
+def amnesia_panel(length=(2, 200, 20), epochs=(1, 50, EPOCHS), seed=0, device=None):
     """The amnesia test behind sliders, (min, max, default) for the length and the epochs, and a size menu: one
     width for all, or widths matched by parameter count (notebook 01)."""
     size = W.Dropdown(options=[("same width (48)", "width"), ("same parameter count", "params")], value="width",
