@@ -15,7 +15,7 @@ from .core.tasks import LETTERS, MAX_LENGTH, FirstLetterRecall, RecallConfig, de
 from .core.timing import (NO_GPU, THREADS, Timing, device_name, pick_device, threads, time_call, time_devices,
                           use_thread_policy)
 from .core.train import (MAX_EPOCHS, Control, History, TrainConfig, cache_finished, controlled, evaluate,
-                         seed_everything, time_training_step, train, train_kinds)
+                         seed_everything, seeded, side_by_side, time_training_step, train, train_kinds)
 from .lessons.amnesia import (CONTESTANTS, KINDS, NAMES, AmnesiaResult, amnesia_test, estimate_seconds,
                               time_recall_step)
 
@@ -28,7 +28,7 @@ __all__ = [
     "causal_mask", "LETTERS", "MAX_LENGTH", "FirstLetterRecall", "RecallConfig", "decode", "encode", "NO_GPU",
     "THREADS", "Timing", "device_name", "pick_device", "threads", "time_call", "time_devices", "MAX_EPOCHS",
     "Control", "History", "TrainConfig", "cache_finished", "controlled", "evaluate", "seed_everything",
-    "time_training_step", "train", "train_kinds", "CONTESTANTS", "KINDS", "NAMES", "AmnesiaResult", "amnesia_test",
+    "seeded", "side_by_side", "time_training_step", "train", "train_kinds", "CONTESTANTS", "KINDS", "NAMES", "AmnesiaResult", "amnesia_test",
     "estimate_seconds", "time_recall_step", "Panel", "amnesia_panel", "showdown_panel", "show_amnesia",
     "plot_history", "attention_heatmap", "position_labels"
 ]  # every name above, and the VIEW names loaded on first use

@@ -64,3 +64,13 @@ def test_position_asks_another_letter():
     for bad in (0, 7, -7):
         with pytest.raises(ValueError, match="position must be from 1 to 6 or from -6 to -1"):
             FirstLetterRecall(RecallConfig(length=6, position=bad))
+
+
+def test_kback_fresh_batches_are_new_strings_with_their_answers():
+    from helpers.core.tasks import KBackConfig, KBackRecall
+    task = KBackRecall(KBackConfig(length=3, ask="one", n_train=128, per_k_test=100, fresh=True))  # 300 held out
+    held_out = {tuple(r) for r in task.test_x[:, :3].tolist()}
+    for x, y in task.batches(torch.Generator().manual_seed(0)):
+        k = x[:, -1] - 26 + 1  # the question token says which letter back
+        assert torch.equal(y, x[torch.arange(len(x)), 3 - k])
+        assert not any(tuple(r) in held_out for r in x[:, :3].tolist())

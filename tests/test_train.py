@@ -70,6 +70,17 @@ def test_target_stops_at_the_first_epoch_that_reaches_it():
     assert full.test_acc[:first + 1] == hist.test_acc and full.solved_epoch is None  # the same run, cut short
 
 
+def test_patience_stops_at_the_first_plateau():
+    helpers.seed_everything(0)
+    hist = helpers.train(helpers.build_model("rnn"), small_task(length=12), TrainConfig(epochs=30, patience=2))
+    acc = hist.test_acc
+    # the oracle, from the curve itself: the first epoch e whose last 2 epochs rose less than 0.5 points
+    first = next(e for e in range(2, len(acc)) if max(acc[e - 1:e + 1]) < max(acc[:e - 1]) + 0.005)
+    assert hist.plateau_epoch == first == hist.epochs and hist.epochs < 30
+    with pytest.raises(ValueError, match="patience must be an integer from 1 to 1000"):
+        helpers.train(helpers.build_model("rnn"), small_task(), TrainConfig(patience=0))
+
+
 def test_a_control_stops_the_loop_at_its_next_step_and_keeps_what_was_learned():
     reports = []
     control = helpers.Control(report=lambda name, epoch, epochs: reports.append((name, epoch, epochs)))
@@ -158,5 +169,17 @@ def test_train_kinds_gives_each_kind_the_same_seed_and_budget():
         helpers.seed_everything(3)
         alone = helpers.train(helpers.build_model(kind), small_task(), TrainConfig(epochs=1, seed=3))
         assert alone.test_acc == hist.test_acc and alone.train_loss == hist.train_loss
-    with pytest.raises(ValueError, match="side_by_side must be an integer from 1 to 64"):
-        helpers.train_kinds(lambda kind: helpers.build_model(kind), ("rnn",), small_task(), side_by_side=0)
+    with pytest.raises(ValueError, match="workers must be an integer from 1 to 64"):
+        helpers.train_kinds(lambda kind: helpers.build_model(kind), ("rnn", "lstm"), small_task(), workers=0)
+
+
+def test_side_by_side_keeps_the_order_and_each_seeded_build_is_the_same_as_alone():
+    def build_and_train(seed):
+        with helpers.seeded(seed):
+            model = helpers.build_model("lstm", helpers.ModelConfig(d_model=16, n_layers=1))
+        hist = helpers.train(model, small_task(), TrainConfig(epochs=1, seed=seed))
+        return hist.test_acc, [p.detach().clone() for p in model.parameters()]
+    alone = [build_and_train(s) for s in (0, 1, 0, 2)]
+    together = helpers.side_by_side(build_and_train, [0, 1, 0, 2], workers=4)
+    for (acc_a, params_a), (acc_b, params_b) in zip(alone, together):
+        assert acc_a == acc_b and all(torch.equal(p, q) for p, q in zip(params_a, params_b))

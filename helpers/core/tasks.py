@@ -125,6 +125,7 @@ class KBackConfig:
     per_k_test: int = 32  # held-out strings per k: string i of the test set is asked k = i % length + 1
     batch_size: int = 64  # strings per optimiser step
     seed: int = 0         # seeds the data, not the model
+    fresh: bool = False   # train on new strings (and new k) at every step, never a held-out string
 
 
 class KBackRecall:
@@ -166,8 +167,24 @@ class KBackRecall:
         return x, letters[torch.arange(len(k)), -k]           # (N,): the k-th letter back
 
     def batches(self, gen):
-        """One epoch of training batches, in an order drawn from `gen`."""
-        return batches(self.train_x, self.train_y, self.cfg.batch_size, gen)
+        """One epoch of training batches: the fixed training strings in an order drawn from `gen`, or with
+        cfg.fresh as many new strings (and questions) drawn from `gen` (notebook 02)."""
+        if not self.cfg.fresh:
+            return batches(self.train_x, self.train_y, self.cfg.batch_size, gen)
+        return (self._fresh(gen) for _ in range(-(-self.cfg.n_train // self.cfg.batch_size)))
+
+    def _fresh(self, gen):
+        """One batch of new strings, none equal to a held-out one, with a k drawn for each: (x, y)."""
+        if not hasattr(self, "_test_rows"):
+            self._test_rows = {tuple(r) for r in self.test_x[:, :self.cfg.length].tolist()}
+        n, L = self.cfg.batch_size, self.cfg.length
+        letters = torch.randint(0, len(LETTERS), (n, L), generator=gen)  # (n, L)
+        while True:
+            held_out = torch.tensor([tuple(r) in self._test_rows for r in letters.tolist()], dtype=torch.bool)
+            if not held_out.any():
+                break
+            letters[held_out] = torch.randint(0, len(LETTERS), (int(held_out.sum()), L), generator=gen)
+        return self._pose(letters, torch.randint(1, L + 1, (n,), generator=gen))
 
     def answer_logits(self, logits):
         """The answers come at the last position: (B, T, n_out) -> (B, 26), or (B, L, 26) for ask="all"."""

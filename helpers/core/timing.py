@@ -12,7 +12,7 @@ NO_GPU = "no GPU on this machine"
 # on 2 cores, two threads were 1.5-1.8x faster when the machine was quiet but 1.9-3x slower beside one busy
 # process; one thread also gives the same numbers on any core count.
 THREADS = 1
-# Models a panel trains at once, each in its own thread on one core (helpers.train_kinds(side_by_side=)): on 2
+# Models a panel trains at once, each in its own thread on one core (helpers.side_by_side, train_kinds(workers=)): on 2
 # cores the amnesia panel's run (two LSTMs and a Transformer, 8 epochs) took 5.0 s one at a time, 2.9 s two at a
 # time and 2.7 s three at a time (beside a busy process 4.8, 4.3 and 4.1 s): the Transformer, done early, leaves
 # its core to the LSTMs only when all three start together.

@@ -12,9 +12,10 @@ import torch
 from tqdm.auto import tqdm
 
 from .checks import check_int
-from .timing import pick_device, time_devices
+from .timing import SIDE_BY_SIDE, pick_device, time_devices
 
 MAX_EPOCHS = 1000  # the most epochs one call may ask for
+PLATEAU_GAIN = 0.005  # a rise in held-out accuracy smaller than this (0.5 points) is no rise (TrainConfig.patience)
 
 
 @dataclass
@@ -26,6 +27,7 @@ class TrainConfig:
     device: str = None      # "cpu", "cuda", "mps" or None for the best available
     progress: bool = False  # show a tqdm progress bar
     target: float = None    # stop once held-out accuracy reaches this (e.g. 0.99); None: train every epoch
+    patience: int = None    # stop once held-out accuracy has not risen by 0.5 points for this many epochs (a plateau)
 
 
 @dataclass
@@ -37,6 +39,7 @@ class History:
     seconds: float = 0.0                            # wall time of the training steps
     interrupted: bool = False                       # stopped early by Ctrl-C / Stop
     solved_epoch: int = None                        # first epoch whose held-out accuracy reached cfg.target
+    plateau_epoch: int = None                       # the epoch at which cfg.patience found a plateau
 
     @property
     def epochs(self):
@@ -118,6 +121,28 @@ def seed_everything(seed):
     return torch.Generator().manual_seed(seed)
 
 
+_SEED_LOCK = threading.RLock()
+
+
+@contextmanager
+def seeded(seed):
+    """seed_everything(seed) for the block, one thread at a time: build a model inside it when several train
+    side by side, so that no other thread reseeds torch's global generator halfway through (notebook 02)."""
+    with _SEED_LOCK:
+        yield seed_everything(seed)
+
+
+def side_by_side(fn, items, workers=SIDE_BY_SIDE):
+    """[fn(item) for item in items], `workers` at a time, each in its own thread with the caller's Control
+    (a panel's Stop reaches them all) (notebooks 02, 04)."""
+    check_int("workers", workers, 1, 64)
+    if workers == 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, fn, item) for item in items]
+        return [future.result() for future in futures]
+
+
 @torch.no_grad()
 def evaluate(model, task, device=None):
     """(loss, accuracy) of `model` on the task's held-out set (notebook 01)."""
@@ -154,17 +179,21 @@ def check_train_config(cfg):
         raise ValueError(f"lr must be in (0, 1], got {cfg.lr!r}")
     if cfg.target is not None and not 0 < cfg.target <= 1:
         raise ValueError(f"target must be None or in (0, 1], got {cfg.target!r}")
+    if cfg.patience is not None:
+        check_int("patience", cfg.patience, 1, MAX_EPOCHS)
 
 
 def train(model, task, cfg=TrainConfig(), callback=None):
-    """Train `model` on `task` with Adam; Ctrl-C (or a panel's Stop) ends early and keeps what was learned, and
-    with `cfg.target` the training ends at the first epoch whose held-out accuracy reaches it.
+    """Train `model` on `task` with Adam; Ctrl-C (or a panel's Stop) ends early and keeps what was learned. With
+    `cfg.target` the training ends at the first epoch whose held-out accuracy reaches it; with `cfg.patience` at
+    the first epoch after which `patience` epochs brought no rise of 0.5 points over the best before them.
 
     `callback(epoch, model)` runs after evaluation at every epoch, epoch 0 included. Introduced in notebook 01.
     """
     check_train_config(cfg)
     device = pick_device(cfg.device)
-    gen = seed_everything(cfg.seed)
+    with _SEED_LOCK:  # no model is built from a half-reseeded generator in another thread
+        gen = seed_everything(cfg.seed)
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     hist = History()
@@ -181,6 +210,9 @@ def train(model, task, cfg=TrainConfig(), callback=None):
             callback(epoch, model)
         if hist.solved_epoch is None and cfg.target is not None and acc >= cfg.target:
             hist.solved_epoch = epoch
+        best_before = max(hist.test_acc[:-cfg.patience], default=None) if cfg.patience else None
+        if best_before is not None and max(hist.test_acc[-cfg.patience:]) < best_before + PLATEAU_GAIN:
+            hist.plateau_epoch = epoch
         control.report(name, epoch, cfg.epochs)
 
     record(0)
@@ -188,7 +220,7 @@ def train(model, task, cfg=TrainConfig(), callback=None):
     start = time.perf_counter()
     try:
         for epoch in bar:
-            if hist.solved_epoch is not None:
+            if hist.solved_epoch is not None or hist.plateau_epoch is not None:
                 break
             hist.train_loss.append(train_epoch(model, task, opt, gen, device))
             record(epoch)
@@ -203,19 +235,18 @@ def train(model, task, cfg=TrainConfig(), callback=None):
     return hist
 
 
-def train_kinds(build, kinds, task, cfg=TrainConfig(), callback=None, side_by_side=1):
+def train_kinds(build, kinds, task, cfg=TrainConfig(), callback=None, workers=1):
     """Train build(kind) for each kind from the same seed, batches and budget: {kind: (model on the CPU, History)}.
 
     `callback(kind, epoch, model)` runs at every epoch. A kind that a Stop came before is left out of the result.
-    `side_by_side` models train at once, each in its own thread on one core: the numbers are those of one after
+    `workers` models train at once, each in its own thread on one core: the numbers are those of one after
     another, as each model's steps run in order in its own thread. The shared loop of notebooks 04, 05, 11 and 13.
     """
     check_train_config(cfg)
-    check_int("side_by_side", side_by_side, 1, 64)
     models = {}
     for kind in kinds:  # built one after another: the global seed gives each the same initial weights
-        seed_everything(cfg.seed)
-        models[kind] = build(kind)
+        with seeded(cfg.seed):
+            models[kind] = build(kind)
 
     def fit(kind):
         hook = None if callback is None else (lambda epoch, m: callback(kind, epoch, m))
@@ -225,12 +256,7 @@ def train_kinds(build, kinds, task, cfg=TrainConfig(), callback=None, side_by_si
             return None  # a Stop came before this kind began: it is left out
         return models[kind].cpu().eval(), hist
 
-    if side_by_side == 1 or len(models) == 1:
-        out = {kind: fit(kind) for kind in models}
-    else:
-        with ThreadPoolExecutor(max_workers=side_by_side) as pool:  # each worker keeps the caller's Control
-            futures = {kind: pool.submit(contextvars.copy_context().run, fit, kind) for kind in models}
-            out = {kind: future.result() for kind, future in futures.items()}
+    out = dict(zip(models, side_by_side(fit, list(models), workers)))
     return {kind: trained for kind, trained in out.items() if trained is not None}
 
 

@@ -127,7 +127,7 @@ def amnesia_test(length=20, epochs=EPOCHS, seed=0, device=None, kinds=CONTESTANT
                                   f"{'new' if fresh else 'training'} strings")
     cfg = TrainConfig(epochs=epochs, seed=seed, device=pick_device(device), progress=progress, target=target)
     trained = train_kinds(lambda v: build_model(VARIANTS[v][0], configs[v]), kinds, task, cfg,
-                          side_by_side=side_by_side)
+                          workers=side_by_side)
     result.missing = tuple(v for v in kinds if v not in trained)
     for v, (model, hist) in trained.items():
         with torch.no_grad():
@@ -336,7 +336,7 @@ def position_transfer(train_length=20, test_lengths=(10, 15, 20, 21, 25, 30, 40,
     cfg = TrainConfig(epochs=epochs, seed=seed, device=pick_device(device), target=TARGET)
     configs = {v: replace(contestant_config(v, train_length), max_len=longest) for v in variants}
     trained = train_kinds(lambda v: build_model(VARIANTS[v][0], configs[v]), variants, task, cfg,
-                          side_by_side=SIDE_BY_SIDE)
+                          workers=SIDE_BY_SIDE)
     accuracy = {}
     for v, (model, hist) in trained.items():
         accuracy[v] = {L: evaluate(model, FirstLetterRecall(RecallConfig(length=L, seed=seed + 1, position=position)))[1]
