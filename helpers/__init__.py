@@ -27,10 +27,10 @@ __all__ = [
     "LSTMModel", "ModelConfig", "MultiHeadAttention", "RNNModel", "TransformerModel", "attention", "build_model",
     "causal_mask", "LETTERS", "MAX_LENGTH", "FirstLetterRecall", "RecallConfig", "decode", "encode", "NO_GPU",
     "THREADS", "Timing", "device_name", "pick_device", "threads", "time_call", "time_devices", "MAX_EPOCHS",
-    "Control", "History", "TrainConfig", "cache_finished", "controlled", "evaluate", "seed_everything",
-    "seeded", "side_by_side", "time_training_step", "train", "train_kinds", "CONTESTANTS", "KINDS", "NAMES", "AmnesiaResult", "amnesia_test",
-    "estimate_seconds", "time_recall_step", "Panel", "amnesia_panel", "showdown_panel", "show_amnesia",
-    "plot_history", "attention_heatmap", "position_labels"
+    "Control", "History", "TrainConfig", "cache_finished", "controlled", "evaluate", "seed_everything", "seeded",
+    "side_by_side", "time_training_step", "train", "train_kinds", "CONTESTANTS", "KINDS", "NAMES", "AmnesiaResult",
+    "amnesia_test", "estimate_seconds", "time_recall_step", "Panel", "amnesia_panel", "showdown_panel",
+    "show_amnesia", "plot_history", "attention_heatmap", "position_labels"
 ]  # every name above, and the VIEW names loaded on first use
 
 use_thread_policy()  # one thread: the same numbers on any machine, no collapse on a shared CPU (README)

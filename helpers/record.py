@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .core.models import ModelConfig
 from .core.paths import REFERENCE_DIR
 from .core.tasks import RecallConfig
 from .core.timing import available, device_name
