@@ -166,6 +166,20 @@ def test_a_long_run_says_its_estimate_when_it_starts():
     assert "about" not in messages[-2]  # 24 s: short enough to say nothing
 
 
+def test_a_failing_estimate_is_said_in_the_panel_and_the_next_run_works():
+    def estimate(length, epochs):
+        if length == 9:
+            raise RuntimeError("no clock")
+        return 1.0
+    panel = helpers.Panel(fake_experiment([]), describe, length=(2, 50, 10), epochs=(1, 5, 2), estimate=estimate)
+    panel.length.value = 9
+    panel.wait()
+    assert panel.last_message == "failed: RuntimeError: no clock" and not panel.running
+    panel.length.value = 8
+    panel.wait()
+    assert panel.text == "length 8, epochs 2"
+
+
 def test_estimate_seconds_grows_with_the_work():
     short, long = helpers.estimate_seconds(20, 1), helpers.estimate_seconds(20, 40)
     assert 0 < short < long and long / short == pytest.approx(40, rel=0.5)

@@ -204,11 +204,11 @@ class Panel(W.VBox):
             refusal = self._refuse(name, value)
             if refusal:
                 return self._say(refusal, error=True)
-        self._started, self._reported = time.perf_counter(), 0.0
-        self._estimate = self.estimate_fn(values["length"], values["epochs"]) if self.estimate_fn else None
-        self._say("running…" + (f" about {self._estimate:.0f} s at most, Stop ends it early"
-                                if self._estimate and self._estimate > self.LONG else ""))
+        self._started, self._reported, self._estimate = time.perf_counter(), 0.0, None
         try:
+            self._estimate = self.estimate_fn(values["length"], values["epochs"]) if self.estimate_fn else None
+            self._say("running…" + (f" about {self._estimate:.0f} s at most, Stop ends it early"
+                                    if self._estimate and self._estimate > self.LONG else ""))
             with controlled(control):
                 result = self.run_fn(**values)
             if control.stop.is_set() and self._pending:
