@@ -34,6 +34,17 @@ def batches(x, y, batch_size, gen):
         yield x[idx], y[idx]
 
 
+def draw_new(n, length, held_out, gen):
+    """`n` random strings (n, length) drawn from `gen`; any that equals a row in the set `held_out` is drawn
+    again, so training never sees a held-out string (notebooks 02, 04)."""
+    x = torch.randint(0, len(LETTERS), (n, length), generator=gen)  # (n, L)
+    while True:
+        hit = torch.tensor([tuple(r) in held_out for r in x.tolist()], dtype=torch.bool)
+        if not hit.any():
+            return x
+        x[hit] = torch.randint(0, len(LETTERS), (int(hit.sum()), length), generator=gen)
+
+
 @dataclass
 class RecallConfig:
     """First-letter recall: string length, data sizes, batch size, seed (notebook 01)."""
@@ -89,12 +100,7 @@ class FirstLetterRecall:
         """`n` new random strings (n, L), none equal to a held-out string (notebook 04)."""
         if not hasattr(self, "_test_rows"):
             self._test_rows = {tuple(r) for r in self.test_x.tolist()}
-        x = torch.randint(0, len(LETTERS), (n, self.cfg.length), generator=gen)  # (n, L)
-        while True:
-            held_out = torch.tensor([tuple(r) in self._test_rows for r in x.tolist()], dtype=torch.bool)
-            if not held_out.any():
-                return x
-            x[held_out] = torch.randint(0, len(LETTERS), (int(held_out.sum()), self.cfg.length), generator=gen)
+        return draw_new(n, self.cfg.length, self._test_rows, gen)
 
     @staticmethod
     def answer_logits(logits):
@@ -178,12 +184,7 @@ class KBackRecall:
         if not hasattr(self, "_test_rows"):
             self._test_rows = {tuple(r) for r in self.test_x[:, :self.cfg.length].tolist()}
         n, L = self.cfg.batch_size, self.cfg.length
-        letters = torch.randint(0, len(LETTERS), (n, L), generator=gen)  # (n, L)
-        while True:
-            held_out = torch.tensor([tuple(r) in self._test_rows for r in letters.tolist()], dtype=torch.bool)
-            if not held_out.any():
-                break
-            letters[held_out] = torch.randint(0, len(LETTERS), (int(held_out.sum()), L), generator=gen)
+        letters = draw_new(n, L, self._test_rows, gen)  # (n, L)
         return self._pose(letters, torch.randint(1, L + 1, (n,), generator=gen))
 
     def answer_logits(self, logits):

@@ -13,9 +13,9 @@ NO_GPU = "no GPU on this machine"
 # process; one thread also gives the same numbers on any core count.
 THREADS = 1
 # Models a panel trains at once, each in its own thread on one core (helpers.side_by_side, train_kinds(workers=)): on 2
-# cores the amnesia panel's run (two LSTMs and a Transformer, 8 epochs) took 5.0 s one at a time, 2.9 s two at a
-# time and 2.7 s three at a time (beside a busy process 4.8, 4.3 and 4.1 s): the Transformer, done early, leaves
-# its core to the LSTMs only when all three start together.
+# cores the amnesia panel's default run (two LSTMs and a Transformer, 7 epochs) took 4.2 s one at a time, 2.85 s
+# two at a time and 2.45 s three at a time (beside a busy process 4.5, 3.7 and 3.65 s): the Transformer, done
+# early, leaves its core to the LSTMs only when all three start together.
 SIDE_BY_SIDE = 3
 
 
