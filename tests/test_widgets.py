@@ -54,6 +54,15 @@ def test_panel_refuses_bad_values_and_stays_usable():
     assert panel.result["length"] == 20 and panel.last_message.startswith("done in")
 
 
+def test_a_starting_value_out_of_range_is_refused_not_clipped():
+    calls = []  # a notebook parameter (papermill -p LENGTH 500) that the slider could not hold
+    with pytest.raises(ValueError, match="length must be an integer from 2 to 50, got 500"):
+        helpers.Panel(fake_experiment(calls), str, length=(2, 50, 500), epochs=(1, 5, 2))
+    with pytest.raises(ValueError, match="epochs must be an integer from 1 to 5, got 2.5"):
+        helpers.Panel(fake_experiment(calls), str, length=(2, 50, 10), epochs=(1, 5, 2.5))
+    assert calls == []
+
+
 def test_a_burst_of_changes_costs_one_run_with_the_last_values():
     calls = []
     panel = helpers.Panel(fake_experiment(calls, seconds=1.0), describe, length=(2, 50, 10), epochs=(1, 5, 2))

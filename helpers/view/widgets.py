@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 from IPython.core.pylabtools import print_figure
 from IPython.utils.capture import capture_output
 
+from ..core.checks import check_int
 from ..core.train import Control, Stopped, controlled
 from ..lessons.amnesia import EPOCHS, amnesia_test, estimate_seconds
 from ..lessons.language import PROMPT, showdown
@@ -92,6 +93,8 @@ class Panel(W.VBox):
 
     def __init__(self, run, show, length=(2, 200, 20), epochs=(1, 50, 10), extra=None, title="", auto_run=True,
                  estimate=None):
+        for name, (low, high, value) in (("length", length), ("epochs", epochs)):
+            check_int(name, value, low, high)  # a notebook parameter out of range is refused, not clipped
         self.run_fn, self.show_fn, self.estimate_fn = run, show, estimate
         style = {"description_width": "110px"}
         layout = W.Layout(width="520px")
