@@ -13,7 +13,7 @@ export ATEN_CPU_CAPABILITY ?= avx2
 export ONEDNN_MAX_CPU_ISA ?= AVX2
 export MPLBACKEND := module://matplotlib_inline.backend_inline
 
-.PHONY: lab test unit notebooks execute bench html browser-setup clean
+.PHONY: lab test unit notebooks execute bench bench-hub hub hub-setup app html browser-setup clean
 
 $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 lab: $(STAMP)  ## set up, then open the course in JupyterLab (add ARGS=--no-browser on a headless machine)
 	$(BIN)/jupyter lab $(ROOT) --notebook-dir=notebooks $(ARGS)
 
-test: $(STAMP) browser-setup  ## set up, then the unit tests, the browser tests and nbval over every notebook
+test: $(STAMP) browser-setup hub-setup  ## set up, then the unit tests, the browser tests and nbval over every notebook
 	$(BIN)/python -m pytest tests notebooks $(NBVAL) -p no:cacheprovider $(ARGS)
 
 unit: $(STAMP)  ## only the unit tests of helpers
@@ -60,6 +60,22 @@ html: $(STAMP)  ## export every notebook (stored outputs, nothing re-run) to bui
 	$(BIN)/jupyter nbconvert --log-level=ERROR --to slides --output-dir build/slides $(OFFLINE) \
 	  --SlidesExporter.reveal_url_prefix=$(LIB)/reveal.js notebooks/[0-9][0-9]_*.ipynb
 	@echo "handouts: build/html/*.html   slides (offline, arrow keys): build/slides/*.slides.html"
+
+APP = $(firstword $(wildcard notebooks/$(or $(NB),04)*.ipynb))
+app: $(STAMP)  ## one notebook as a standalone app, code hidden (Voilà): make app NB=04 -> http://127.0.0.1:8866
+	@test -n "$(APP)" || { echo "no notebook matches NB=$(NB) (e.g. make app NB=04)"; exit 1; }
+	$(BIN)/voila --no-browser --Voila.ip=127.0.0.1 --port=8866 $(APP) $(ARGS)
+
+PROXY := build/hub/node_modules/.bin/configurable-http-proxy
+hub-setup:  ## JupyterHub's proxy (configurable-http-proxy, from npm) for the class hub and its test
+	@test -x $(PROXY) || npm install --silent --no-audit --no-fund --prefix build/hub configurable-http-proxy@5.3.0 \
+	  || echo "npm missing or offline: the JupyterHub test will skip"
+
+hub: $(STAMP) hub-setup  ## a trial class hub on this machine (deploy/README.md): http://127.0.0.1:8000, any name logs in
+	PATH=$(CURDIR)/build/hub/node_modules/.bin:$$PATH COURSE_HUB_MODE=local $(BIN)/jupyterhub -f deploy/jupyterhub_config.py
+
+bench-hub: $(STAMP) hub-setup  ## measured, not asserted: the amnesia panel's re-run with 1, 2, 4, 8 students at once
+	$(BIN)/python tools/bench_hub.py $(ARGS)
 
 browser-setup:  ## Debian's Chromium and a Tamil font for the browser tests (installed as root when missing)
 	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi tamil; then \

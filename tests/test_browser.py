@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -213,4 +214,49 @@ def test_rise_slideshow_steps_with_arrow_keys(lab, browser):
     assert "LSTM" in first
     assert indices == sorted(indices) and indices[-1] > 0, indices
     assert back == indices[-1] - 1
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def voila_app(tmp_path_factory):
+    """Notebook 04 served as a standalone app by Voilà (what `make app NB=04` runs); yields its URL."""
+    root = tmp_path_factory.mktemp("voila")
+    port = free_port()
+    cmd = [sys.executable, "-m", "voila", "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
+           "--Voila.port_retries=0", str(ROOT / "notebooks" / AMNESIA)]
+    log = open(root / "voila.log", "w")
+    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT / "notebooks")
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"{base}/voila/api/shutdown", timeout=2)
+        except urllib.error.HTTPError:
+            break  # the server answers (this path only accepts POST)
+        except OSError:
+            time.sleep(0.5)
+    else:
+        server.terminate()
+        pytest.fail("Voilà did not start: " + (root / "voila.log").read_text()[-2000:])
+    yield base
+    server.terminate()
+    server.wait(timeout=20)
+
+
+def test_voila_app_hides_the_code_and_its_slider_reruns(voila_app, browser):
+    page = open_page(browser, voila_app, 240)
+    page.wait_for_function("document.querySelector('.panel-summary pre')"
+                           " && document.querySelector('.panel-summary pre').innerText.includes('Test string')")
+    assert "Length 20," in summary_text(page)
+    assert "helpers.Panel(" not in page.content() and page.locator(".jp-InputArea-editor").count() == 0
+    handle = page.locator(".panel-length .noUi-handle").first
+    handle.scroll_into_view_if_needed()
+    handle.focus()
+    handle.press("ArrowLeft")  # 20 -> 19: the panel runs again in the app's kernel
+    page.wait_for_function("document.querySelector('.panel-summary pre').innerText.includes('Length 19,')"
+                           f" && {panel_says(page, 'done in')}")
+    text = summary_text(page)
+    assert len(re.search(r"Test string[^:]*: ([A-Z ]+)", text).group(1).split()) == 19
+    OUTPUT.mkdir(exist_ok=True)
+    page.locator(".panel-summary").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(OUTPUT / "voila_app.png"))
     page.close()

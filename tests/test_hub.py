@@ -1,0 +1,83 @@
+"""A class on one machine: the course's JupyterHub (deploy/jupyterhub_config.py, local mode) with three students who
+log in, run notebook 04's default experiment at once, and survive one kernel killed mid-run."""
+import importlib.util
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import helpers
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("classroom", ROOT / "deploy" / "classroom.py")
+classroom = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(classroom)
+
+pytestmark = pytest.mark.skipif(classroom.proxy_command() is None,
+                                reason="configurable-http-proxy missing: `make hub-setup` installs it with npm")
+STUDENTS = ("asha", "bala", "chitra")
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of process `pid` so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def results_of(stdout):
+    """The experiment's answer without its timings: accuracies and predictions."""
+    out = json.loads(stdout)
+    return {"accuracy": out["accuracy"], "predictions": out["predictions"]}
+
+
+@pytest.fixture(scope="module")
+def expected():
+    """Notebook 04's default experiment run here, outside the hub: what every student must get."""
+    r = helpers.amnesia_test(length=20, epochs=7, seed=0)
+    return {"accuracy": r.accuracy, "predictions": r.predictions}
+
+
+def test_three_students_run_at_once_and_survive_a_killed_kernel(tmp_path, expected):
+    with classroom.running_hub(tmp_path / "hub", mem="3G") as hub:
+        students = [hub.student(name) for name in STUDENTS]
+        for s in students:  # each login reaches its own server, with the course in its home, within the limits
+            assert s.page("/lab") == 200
+            setup = "import os, resource, helpers; print(os.getpid(), resource.getrlimit(resource.RLIMIT_DATA)[0], " \
+                    "os.environ['CPU_LIMIT'], sorted(os.listdir(os.path.expanduser('~/course')))[3])"
+            s.kernel = s.start_kernel()
+            out, error = s.execute(s.kernel, setup)
+            assert error is None, error
+            pid, data_limit, cpu_limit, fourth = out.split()
+            s.pid = int(pid)
+            assert (int(data_limit), float(cpu_limit), fourth) == (3 * 2 ** 30, 1.0, "04_amnesia_test.ipynb")
+        asha, bala, chitra = students
+        assert asha.session.get(f"{bala.base}/lab", timeout=60).status_code == 403  # not another student's server
+
+        outcome = {}
+        runs = [threading.Thread(target=lambda s=s: outcome.__setitem__(s.name, s.execute(s.kernel, classroom.AMNESIA_RUN)))
+                for s in students]
+        for t in runs:
+            t.start()
+        start = cpu_seconds(bala.pid)
+        while cpu_seconds(bala.pid) - start < 0.5:  # bala's kernel is training: kill it there
+            time.sleep(0.05)
+        os.kill(bala.pid, signal.SIGKILL)
+        for t in runs:
+            t.join(300)
+
+        assert outcome["bala"][1] == "kernel died"
+        for name in ("asha", "chitra"):
+            out, error = outcome[name]
+            assert error is None, error
+            assert results_of(out) == expected
+        assert hub.alive()
+
+        bala.server_api("post", f"/kernels/{bala.kernel}/restart")  # the student's restart button
+        out, error = bala.execute(bala.kernel, classroom.AMNESIA_RUN)
+        assert error is None, error
+        assert results_of(out) == expected
+        assert hub.alive()

@@ -1,0 +1,82 @@
+"""Capacity of a class hub, measured, not asserted: the amnesia panel's default re-run (notebook 04: length 20, 7
+epochs, three contestants side by side) by 1, 2, 4 and 8 students at the same moment, through the course's
+JupyterHub (deploy/, local mode) on this machine. Prints each student's latency and the cores per student that keep
+a re-run under 5 s.
+
+    .venv/bin/python tools/bench_hub.py [--students 1 2 4 8] [--rounds 2]      (or: make bench-hub)
+"""
+import argparse
+import importlib.util
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("classroom", ROOT / "deploy" / "classroom.py")
+classroom = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(classroom)
+TARGET = 5.0  # seconds: a re-run a class finds live
+
+
+def at_once(students, code):
+    """Run `code` in every student's kernel, all released at the same moment; [(seconds seen by the student, the
+    kernel's JSON line)]."""
+    barrier, out = threading.Barrier(len(students)), [None] * len(students)
+
+    def one(i, s):
+        barrier.wait()
+        start = time.perf_counter()
+        stdout, error = s.execute(s.kernel, code)
+        if error:
+            raise RuntimeError(f"{s.name}: {error}")
+        out[i] = (time.perf_counter() - start, json.loads(stdout))
+    threads = [threading.Thread(target=one, args=(i, s)) for i, s in enumerate(students)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--students", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--rounds", type=int, default=2, help="re-runs per class size (every student each round)")
+    args = parser.parse_args()
+    if classroom.proxy_command() is None:
+        sys.exit("configurable-http-proxy missing: run `make hub-setup`")
+    cores = len(os.sched_getaffinity(0))
+    with tempfile.TemporaryDirectory() as state, classroom.running_hub(Path(state) / "hub") as hub:
+        t0 = time.perf_counter()
+        students = [hub.student(f"student{i + 1}") for i in range(max(args.students))]
+        print(f"{len(students)} students logged in, servers started in {time.perf_counter() - t0:.1f} s")
+        for s in students:  # each opens notebook 04: helpers imported, the panel's first run done
+            s.kernel = s.start_kernel()
+        at_once(students, classroom.AMNESIA_RUN)
+        rows = []
+        for n in args.students:
+            seen, cpu = [], []
+            for _ in range(args.rounds):
+                for seconds, line in at_once(students[:n], classroom.AMNESIA_RUN):
+                    seen.append(seconds)
+                    cpu.append(line["cpu_seconds"])
+            rows.append((n, statistics.median(seen), max(seen), statistics.median(cpu)))
+    print(f"\nThe amnesia panel's default re-run, n students at the same moment, on {cores} cores "
+          f"({args.rounds} rounds; latency as each student sees it, through the hub's proxy)")
+    print(f"{'students':>8}{'median s':>10}{'slowest s':>11}{'CPU s per run':>15}{'cores per student for < 5 s':>30}")
+    for n, median, slowest, cpu in rows:
+        # a compute-bound re-run: the latency shrinks in proportion to the cores each student gets
+        need = slowest * (cores / n) / TARGET
+        print(f"{n:>8}{median:>10.1f}{slowest:>11.1f}{cpu:>15.1f}{need:>30.2f}")
+    cpu = statistics.median(r[3] for r in rows)
+    print(f"\nRule: a re-run costs about {cpu:.1f} CPU seconds; when every student re-runs at the same moment, each needs "
+          f"{cpu / TARGET:.2f} cores for an answer within {TARGET:.0f} s (CPU seconds / {TARGET:.0f}).")
+
+
+if __name__ == "__main__":
+    main()
