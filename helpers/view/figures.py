@@ -208,8 +208,8 @@ def plot_filmstrip(demo, layer=1, head=None):
         grid = w.mean(0) if head is None else w[head - 1]
         im = ax.imshow(grid.numpy(), cmap="Blues", vmin=0, vmax=1)
         ax.set_title(f"epoch {e}\nloss {demo.history.test_loss[e]:.2f}", fontsize=9)
-        ax.set_xticks(range(T), demo.tokens, rotation=90, fontsize=7)
-        ax.set_yticks(range(T), demo.tokens if ax is axes[0, 0] else [""] * T, fontsize=7)
+        ax.set_xticks(range(T), demo.tokens, rotation=90, fontsize=8)
+        ax.set_yticks(range(T), demo.tokens if ax is axes[0, 0] else [""] * T, fontsize=8)
     which = "mean over heads" if head is None else f"head {head}"
     fig.suptitle(f"Attention on the first target, layer {layer} ({which}): rows look at columns", fontsize=10)
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.7, label="attention weight")
@@ -254,7 +254,7 @@ def plot_candidates(runs):
         for t, step in enumerate(steps):
             for r, (word, p) in enumerate(step.top):
                 chosen = word == step.word
-                ax.text(r, t, f"{word}\n{p:.2f}", ha="center", va="center", fontsize=7.5,
+                ax.text(r, t, f"{word}\n{p:.2f}", ha="center", va="center", fontsize=8,
                         color="white" if p > 0.6 else "black", fontweight="bold" if chosen else "normal",
                         bbox={"fill": False, "edgecolor": "#d62728", "lw": 1.5} if chosen else None)
         ax.set_yticks(range(len(steps)), [f"…{' '.join(s.context.split()[-2:])} ▸" for s in steps], fontsize=8)
@@ -299,13 +299,13 @@ def plot_race(sources, ncols=3):
             secs = [result.seconds[w, layer] for w in ways]
             bars = ax.bar(np.arange(len(ways)) + (j - 0.5) * 0.4, secs, 0.4, color=LAYER_COLORS[layer],
                           label=LAYER_NAMES[layer])
-            ax.bar_label(bars, [format_seconds(s) for s in secs], fontsize=7, rotation=90, padding=2)
+            ax.bar_label(bars, [format_seconds(s) for s in secs], fontsize=8, rotation=90, padding=2)
         ax.set_yscale("log")
         ax.set_xticks(range(len(ways)), [WAY_NAMES[w] for w in ways], rotation=20, fontsize=8)
         ax.set_ylabel("seconds, forward + backward")
         ax.set_title(f"{textwrap.fill(label, 48)}\n{result.config.words:,} words, width {result.config.d}", fontsize=8)
         ax.margins(y=0.4)
-        ax.legend(fontsize=7, loc="upper right")
+        ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     return fig
 
@@ -319,12 +319,12 @@ def plot_ratios(sources):
         ratios = [result.ratio(w) if w in result.config.ways and result.ratio(w) else np.nan for w in WAYS]
         bars = ax.bar(np.arange(len(WAYS)) + (k - (len(sources) - 1) / 2) * width, ratios, width,
                       label=f"{label}, width {result.config.d}")
-        ax.bar_label(bars, [f"{r:.2g}" if r == r else "" for r in ratios], fontsize=6, padding=1)
+        ax.bar_label(bars, [f"{r:.2g}" if r == r else "" for r in ratios], fontsize=8, padding=1)
     ax.axhline(1, color="k", lw=0.8)
     ax.set_yscale("log")
     ax.set_xticks(range(len(WAYS)), [WAY_NAMES[w] for w in WAYS])
     ax.set(ylabel="LSTM time / Transformer time", title="above the line: the Transformer layer is faster")
-    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
 
@@ -349,7 +349,7 @@ def plot_scaling(sources, layers=("lstm", "attention", "sdpa")):
             ax.yaxis.set_minor_formatter(plt.NullFormatter())
             ax.set(xlabel="sequence length n", ylabel=unit if row == 0 else
                    ("peak GPU memory, MB" if key == "peak_bytes" else "kept for backward, MB"))
-            ax.legend(fontsize=6)
+            ax.legend(fontsize=8)
             if row == 0:
                 ax.set_title(f"{textwrap.fill(label, 52)}\n{cfg['dtype']}, batch {cfg['batch']}, width {cfg['d']}",
                              fontsize=8)
@@ -370,7 +370,7 @@ def plot_flops(sources, layers=("lstm", "attention", "sdpa")):
         ax.set_xscale("log", base=2)
         ax.set(xlabel="sequence length n", ylabel="GFLOP/s achieved")
         ax.set_title(f"{textwrap.fill(label, 52)}\n{result['config']['dtype']}", fontsize=8)
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

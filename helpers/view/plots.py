@@ -2,34 +2,47 @@
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 COLORS = {"rnn": "#8c8c8c", "lstm": "#d62728", "lstm_fb1": "#ff7f0e", "transformer": "#1f77b4"}  # per contestant
+BY_LABEL = {"Plain RNN": COLORS["rnn"], "LSTM": COLORS["lstm"], "LSTM, forget bias 1": COLORS["lstm_fb1"],
+            "Transformer": COLORS["transformer"]}  # the same colours by the contestants' printed names
 
 
 def plot_history(histories, chance=None, title=None, colors=None):
     """Training loss and held-out accuracy per epoch for {name: History}, coloured by `colors` (name -> colour,
-    default COLORS); returns the figure. Introduced in notebook 01."""
-    colors = COLORS if colors is None else colors
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.4))
+    default COLORS, by kind or printed name): one colour per model in both panels, solid = training, dotted = held-out; one legend below
+    the panels, so none covers a curve; returns the figure. Introduced in notebook 01."""
+    colors = {**COLORS, **BY_LABEL} if colors is None else colors
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.9))
+    cycle = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"])
     for name, h in histories.items():
-        color = colors.get(name)
-        ax_loss.plot(range(1, h.epochs + 1), h.train_loss, "-", color=color, label=f"{name} (train)")
-        ax_loss.plot(range(len(h.test_loss)), h.test_loss, ":", color=color, label=f"{name} (held-out)")
-        ax_acc.plot(range(len(h.test_acc)), h.test_acc, "o-", ms=3, color=color, label=name)
+        color = colors.get(name) or next(cycle)  # a model without a set colour keeps one colour in both panels
+        ax_loss.plot(range(1, h.epochs + 1), h.train_loss, "-", color=color, label=f"{name}: training")
+        ax_loss.plot(range(len(h.test_loss)), h.test_loss, ":", color=color, label=f"{name}: held-out")
+        ax_acc.plot(range(len(h.test_acc)), h.test_acc, "o:", ms=3, color=color)
     if chance is not None:
-        ax_acc.axhline(chance, color="k", lw=0.8, ls="--", label="chance")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
-    ax_acc.set(xlabel="epoch", ylabel="held-out accuracy", ylim=(-0.02, 1.02), title="accuracy")
-    ax_loss.legend(fontsize=8)
-    ax_acc.legend(fontsize=8)
+        ax_acc.axhline(chance, color="k", lw=0.8, ls="--", label=f"chance ({chance:.1%})")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss (nats)", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="held-out accuracy", ylim=(-0.02, 1.02), title="held-out accuracy")
+    ax_acc.yaxis.set_major_formatter(PercentFormatter(1.0))
+    for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+    handles, labels = ax_loss.get_legend_handles_labels()
+    extra = ax_acc.get_legend_handles_labels()
+    fig.legend(handles + extra[0], labels + extra[1], loc="lower center", ncol=min(4, len(labels) + len(extra[1])),
+               fontsize=9, frameon=False)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    rows = -(-(len(labels) + len(extra[1])) // 4)  # legend rows below the panels
+    fig.tight_layout(rect=(0, 0.06 + 0.06 * rows, 1, 1))
     return fig
 
 
-def attention_heatmap(weights, rows, cols=None, ax=None, annotate=None, sums=False, title=None, cmap="Blues"):
-    """Heatmap of a (T_q, T_k) weight grid with tokens on both axes; values written when small (notebook 01)."""
+def attention_heatmap(weights, rows, cols=None, ax=None, annotate=None, sums=False, title=None, cmap="Blues",
+                      vmax=None):
+    """Heatmap of a (T_q, T_k) weight grid with tokens on both axes; values written when small. Heatmaps that are
+    compared pass one `vmax` (1.0 for attention weights), so one colour means one value in all (notebook 01)."""
     w = np.asarray(weights, dtype=float)
     cols = rows if cols is None else cols
     if w.ndim != 2 or w.shape != (len(rows), len(cols)):
@@ -40,8 +53,8 @@ def attention_heatmap(weights, rows, cols=None, ax=None, annotate=None, sums=Fal
         size = min(1.2 + 0.55 * len(cols), 13)
         _, ax = plt.subplots(figsize=(size + (1.2 if sums else 0), min(1 + 0.45 * len(rows), 11)))
     labels = [f"{r}  Σ={s:.2f}" for r, s in zip(rows, w.sum(1))] if sums else list(rows)
-    sns.heatmap(w, ax=ax, cmap=cmap, vmin=0, vmax=max(w.max(), 1e-9), annot=annotate, fmt=".2f",
-                annot_kws={"fontsize": 8}, xticklabels=list(cols), yticklabels=labels,
+    sns.heatmap(w, ax=ax, cmap=cmap, vmin=0, vmax=max(w.max(), 1e-9) if vmax is None else vmax, annot=annotate,
+                fmt=".2f", annot_kws={"fontsize": 9}, xticklabels=list(cols), yticklabels=labels,
                 cbar_kws={"label": "attention weight"}, square=False)
     ax.set_xlabel("key (looked at)")
     ax.set_ylabel("query (looking)")
