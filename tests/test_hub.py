@@ -81,3 +81,38 @@ def test_three_students_run_at_once_and_survive_a_killed_kernel(tmp_path, expect
         assert error is None, error
         assert results_of(out) == expected
         assert hub.alive()
+
+
+def load_config(mode, state, monkeypatch):
+    """deploy/jupyterhub_config.py as JupyterHub loads it, for `mode`: its config object and its namespace."""
+    from traitlets.config import Config
+    monkeypatch.setenv("COURSE_HUB_MODE", mode)
+    monkeypatch.setenv("COURSE_HUB_STATE", str(state))
+    config = Config()
+    namespace = {"get_config": lambda: config, "__file__": str(classroom.CONFIG)}
+    exec(compile(classroom.CONFIG.read_text(), str(classroom.CONFIG), "exec"), namespace)
+    return config, namespace
+
+
+def test_the_course_is_copied_in_and_a_students_changes_are_kept(tmp_path, monkeypatch):
+    _, namespace = load_config("local", tmp_path / "state", monkeypatch)
+    home = tmp_path / "home"
+    target = namespace["copy_course"](home)
+    names = sorted(p.name for p in target.glob("*.ipynb"))
+    assert names == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb")) and len(names) == 13
+    (target / names[0]).write_text("a student's own work")
+    (target / names[1]).unlink()
+    namespace["copy_course"](home)  # the next server start
+    assert (target / names[0]).read_text() == "a student's own work" and (target / names[1]).exists()
+
+
+def test_server_mode_enforces_limits_with_systemd(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CPU", "2")
+    monkeypatch.setenv("COURSE_MEM", "4G")
+    config, _ = load_config("server", tmp_path / "state", monkeypatch)
+    assert config.JupyterHub.spawner_class == "systemdspawner.SystemdSpawner"
+    assert config.JupyterHub.authenticator_class == "pam"
+    assert (config.Spawner.cpu_limit, config.Spawner.mem_limit) == (2.0, "4G")
+    assert callable(config.Spawner.pre_spawn_hook)
+    with pytest.raises(ValueError, match="COURSE_HUB_MODE must be 'server' or 'local', got 'cloud'"):
+        load_config("cloud", tmp_path / "state", monkeypatch)
