@@ -13,7 +13,7 @@ export ATEN_CPU_CAPABILITY ?= avx2
 export ONEDNN_MAX_CPU_ISA ?= AVX2
 export MPLBACKEND := module://matplotlib_inline.backend_inline
 
-.PHONY: lab test unit notebooks execute bench bench-hub hub hub-setup app html browser-setup clean
+.PHONY: student lab test unit notebooks execute bench bench-hub hub hub-setup app html browser-setup clean
 
 $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 
 lab: $(STAMP)  ## set up, then open the course in JupyterLab (add ARGS=--no-browser on a headless machine)
 	$(BIN)/jupyter lab $(ROOT) --notebook-dir=notebooks $(ARGS)
+
+student: $(STAMP)  ## the notebooks with their exercises empty, in build/student/, opened in JupyterLab
+	$(BIN)/python tools/student_notebooks.py build/student
+	$(BIN)/jupyter lab $(ROOT) --notebook-dir=build/student $(ARGS)
 
 test: $(STAMP) browser-setup hub-setup  ## set up, then the unit tests, the browser tests and nbval over every notebook
 	$(BIN)/python -m pytest tests notebooks $(NBVAL) -p no:cacheprovider $(ARGS)
