@@ -93,3 +93,34 @@ def test_time_recall_step_reports_cpu_and_gpu():
     assert len(timing.rows[0]["runs"]) == 2 and timing.median("cpu") == statistics.median(timing.rows[0]["runs"])
     with pytest.raises(ValueError, match="kind must be one of"):
         helpers.time_recall_step("gru")
+
+
+def _timing(cpu, gpu=None):
+    """A Timing with one CPU row and, when `gpu` is given, one GPU row (seconds)."""
+    rows = [{"device": "cpu", "name": "CPU, 1 thread", "median_s": cpu, "runs": [cpu]},
+            {"device": "cuda", "name": "a GPU" if gpu else helpers.NO_GPU, "median_s": gpu, "runs": [gpu] if gpu else []}]
+    return helpers.Timing("one training step", rows)
+
+
+def test_step_sentence_without_a_gpu_says_so_and_names_any_gpu_recording(tmp_path):
+    from helpers.lessons.amnesia import step_sentence
+    timings = {"lstm": _timing(0.00587), "transformer": _timing(0.00938)}
+    (tmp_path / "amnesia_cpu.json").write_text("{}")  # a CPU recording is not a GPU one
+    assert step_sentence(timings, reference=tmp_path) == (
+        "One training step on the CPU: LSTM: 5.9 ms; Transformer: 9.4 ms; no GPU on this machine, so what a GPU gains "
+        "is not measured here (data/reference/ holds no GPU recording of the amnesia test).")
+    (tmp_path / "amnesia_cuda.json").write_text("{}")
+    assert step_sentence(timings, reference=tmp_path).endswith(
+        "not measured here (notebook 05 plots the GPU recording amnesia_cuda.json).")
+
+
+def test_step_sentence_with_a_gpu_says_faster_or_slower():
+    from helpers.lessons.amnesia import step_sentence
+    timings = {"lstm": _timing(0.006, 0.012), "transformer": _timing(0.009, 0.003)}
+    assert step_sentence(timings) == (
+        "One training step: LSTM: 6.0 ms on the CPU, 12.0 ms on the GPU (the GPU 2.0x slower); "
+        "Transformer: 9.0 ms on the CPU, 3.0 ms on the GPU (the GPU 3.0x faster).")
+    with pytest.raises(ValueError, match="at least one model"):
+        step_sentence({})
+    with pytest.raises(ValueError, match="variant must be one of"):
+        step_sentence({"gru": _timing(0.001)})

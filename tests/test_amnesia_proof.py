@@ -119,3 +119,24 @@ def test_a_transformer_with_learned_positions_fails_at_twice_its_training_length
     tf, lstm = result["accuracy"]["transformer"], result["accuracy"]["lstm"]
     assert tf[20] >= 0.99 and tf[40] < 0.5  # as measured: it answers the trained length only
     assert lstm[40] >= 0.9  # the LSTM's rule carries over
+
+
+def test_gradient_figure_keeps_its_legend_off_the_lines_and_whole_positions_on_its_axis():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from helpers.view import figures
+    length = 7
+    result = proof.GradientResult(length, 1, ("rnn", "transformer"))
+    for v in result.variants:
+        result.init[v] = result.trained[v] = torch.logspace(-8, 0, length)
+    fig = figures.plot_gradients(result)
+    fig.canvas.draw()
+    assert all(ax.get_legend() is None for ax in fig.axes)  # no legend inside a panel
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == [proof.LABELS[v] for v in result.variants]
+    assert legend.get_window_extent().y1 <= min(ax.get_window_extent().y0 for ax in fig.axes)  # below the panels
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks)
+    plt.close(fig)

@@ -81,6 +81,16 @@ def test_flops_grow_with_n_as_their_terms_say():
     assert att[0]["n²·d"] == 4 * 64 ** 2 * d  # Q·Kᵀ and weights·V, 2 FLOPs per multiply-add each
 
 
+@pytest.mark.parametrize("cfg", [SMALL, A.AnatomyConfig(d_model=12, n_heads=3)])
+def test_crossover_is_where_attention_stops_being_cheaper_than_recurrence(cfg):
+    rule = A.crossover(cfg)
+    assert (rule["per n²·d"], rule["per n·d²"]) == (4, 16)  # 2 products x 2 FLOPs; 4 gates x (W, U) x 2 FLOPs
+    cheaper = [n for n in range(2, 8 * cfg.d_model)  # the oracle: compare the two counts at every n
+               if A.flops("self-attention", n, cfg)["n²·d"] < A.flops("recurrent", n, cfg)["total"]]
+    assert cheaper == list(range(2, round(rule["n"])))  # cheaper exactly while n < (b/a)·d
+    assert rule["n"] == 4 * cfg.d_model
+
+
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="kind must be one of"):
         A.make_layer("lstm")

@@ -8,8 +8,9 @@ import torch
 from helpers.core.corpus import NextWord, Vocab, load_sentences, tokenize
 from helpers.core.timing import NO_GPU
 from helpers.core.train import evaluate
-from helpers.lessons.language import (PROMPT, Step, generate, recited, sentence_attention, showdown, side_by_side,
-                                      time_lm_step, train_language_models, unigram_perplexity)
+from helpers.lessons.language import (PROMPT, BestEpochs, Step, generate, next_word_probs, recited,
+                                      sentence_attention, sentences, showdown, side_by_side, time_lm_step,
+                                      train_language_models, train_to_best, unigram_perplexity)
 from helpers.view.widgets import showdown_panel
 
 
@@ -116,7 +117,7 @@ def test_side_by_side_lists_each_step_and_tells_recited_sentences():
     text = side_by_side(runs)
     assert "step 1" in text and "reads: we propose a" in text and "new             0.20 <-" in text
     assert "B drew 'simple' (p = 0.01), outside its top 2" in text
-    assert "A:            we propose a new  (not in train.txt)" in text
+    assert "A:            we propose a new  (unfinished, not in train.txt)" in text
 
 
 def test_timing_has_a_cpu_row_and_says_when_there_is_no_gpu():
@@ -134,3 +135,64 @@ def test_showdown_refuses_bad_arguments_before_training():
                          ({"prompt": "We propose a teleporter"}, "teleporter"), ({"epochs": 0}, "epochs")]:
         with pytest.raises(ValueError, match=name):
             showdown(**kwargs)
+
+
+def test_past_the_full_stop_writes_every_word_asked_for_starting_each_sentence_from_bos(lms):
+    model = lms.models["transformer"]
+    one = generate(model, lms.vocab, PROMPT, steps=40, temperature=0.0)
+    many = generate(model, lms.vocab, PROMPT, steps=40, temperature=0.0, past_full_stop=True)
+    assert len(many) == 40 and many[:len(one)] == one  # the first sentence is the one that stopped
+    after = [i for i, step in enumerate(many[:-1]) if step.word == "."]
+    assert after and all(many[i + 1].context == "" for i in after)  # a new sentence reads <s> alone
+    alone = next_word_probs(model, [lms.vocab.stoi["<s>"]]).topk(5)  # what the model writes after <s> alone
+    for i in after:
+        assert [w for w, _ in many[i + 1].top] == [lms.vocab.itos[j] for j in alone.indices.tolist()]
+    texts = sentences(many)
+    assert texts[0] == " ".join(tokenize(sentences(one)[0])).replace(" ,", ",").replace(" .", ".")
+    assert sum(t.endswith(".") for t in texts) == len(after) + (many[-1].word == ".")
+
+
+def test_sentences_cuts_at_each_full_stop():
+    steps = [Step("we", [], w, 1.0) for w in ["propose", "a", ".", "we", "train", "."]]
+    assert sentences(steps) == ["we propose a.", "we train."]
+    assert sentences(steps[:4]) == ["we propose a.", "we"]
+    text = side_by_side({"A": steps})
+    assert "(unfinished" not in text and "finished sentences recited from train.txt: A 0 of 2" in text
+
+
+def test_train_to_best_stops_after_patience_epochs_without_a_lower_held_out_loss():
+    run = train_to_best("transformer", seed=0, max_epochs=6, patience=2)
+    losses = run["test_loss"]
+    best = min(range(len(losses)), key=losses.__getitem__)
+    assert run["best_epoch"] == best
+    assert len(losses) - 1 == 6 or len(losses) - 1 - best == 2  # the cap, or exactly `patience` epochs past the best
+    assert all(losses[e] > losses[best] for e in range(best + 1, len(losses)))
+    first = train_language_models(epochs=2, seed=0, kinds=("transformer",)).history["transformer"].test_loss
+    assert losses[:3] == pytest.approx(first, rel=1e-6)  # the same weights and batches as the showdown's training
+    with pytest.raises(ValueError, match="kind must be one of"):
+        train_to_best("rnn")
+
+
+def test_best_epochs_summary_gives_mean_and_range_per_kind():
+    runs = [{"kind": k, "seed": s, "test_loss": [5.0, math.log(p), math.log(p) + 1], "best_epoch": 1, "seconds": 0.1}
+            for k, s, p in [("lstm", 0, 8.0), ("lstm", 1, 10.0), ("transformer", 0, 7.0), ("transformer", 1, 7.5)]]
+    study = BestEpochs(runs, max_epochs=3, patience=1, seconds=0.4)
+    assert study.perplexities("lstm") == pytest.approx([8.0, 10.0]) and study.best_epochs("transformer") == [1, 1]
+    text = study.summary()
+    assert "LSTM         perplexity  9.00 (range 8.00 to 10.00) at epochs 1, 1" in text
+    assert "Transformer  perplexity  7.25 (range 7.00 to 7.50)" in text and "seeds 0, 1" in text
+
+
+def test_plot_best_epochs_draws_every_run_and_its_best_epoch():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from helpers.view.figures import plot_best_epochs
+    runs = [{"kind": k, "seed": s, "test_loss": [3.0, 2.5, 2.0 + s / 10, 2.2], "best_epoch": 2, "seconds": 0.1}
+            for k in ("lstm", "transformer") for s in (0, 1)]
+    fig = plot_best_epochs(BestEpochs(runs, max_epochs=3, patience=1, seconds=0.4))
+    curves, best = fig.axes
+    stars = [line for line in curves.lines if line.get_marker() == "*"]
+    assert len(curves.lines) == 2 * len(runs) and [tuple(s.get_xdata()) for s in stars] == [(2,)] * len(runs)
+    assert [t.get_text() for t in best.get_xticklabels()] == ["LSTM", "Transformer"]
+    plt.close(fig)

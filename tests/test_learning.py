@@ -6,8 +6,9 @@ import torch.nn.functional as F
 
 from helpers.core.corpus import Reproduce, corpus_vocab, tokenize, with_bos
 from helpers.core.models import causal_mask
-from helpers.lessons.learning import (DECK_SENTENCE, TARGETS, deep_dive, greedy_decode, snapshot_epochs, time_attention,
-                                      time_demo_step, torch_mha, training_demo)
+from helpers.core.corpus import load_sentences
+from helpers.lessons.learning import (DECK_SENTENCE, TARGETS, deep_dive, greedy_decode, row_entropy, sentence_of_length,
+                                      snapshot_epochs, time_attention, time_demo_step, torch_mha, training_demo)
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +136,35 @@ def test_time_demo_step_times_the_cpu():
     timing = time_demo_step(length=4, n_sentences=1, repeats=2)
     assert timing.what == "one training step: 1 target(s) of 4 tokens"
     assert len(timing.rows[0]["runs"]) == 2 and timing.median("cpu") == statistics.median(timing.rows[0]["runs"])
+
+
+def test_row_entropy_is_ln_n_for_a_uniform_row_and_0_for_a_one_hot_row():
+    rows = torch.tensor([[0.25, 0.25, 0.25, 0.25], [1.0, 0.0, 0.0, 0.0], [0.5, 0.5, 0.0, 0.0]])
+    assert torch.allclose(row_entropy(rows), torch.tensor([4.0, 1.0, 2.0]).log())
+    p = torch.softmax(torch.randn(3, 5, 7, generator=torch.Generator().manual_seed(0)), -1)
+    assert torch.allclose(row_entropy(p), torch.distributions.Categorical(probs=p).entropy(), atol=1e-6)
+
+
+def test_sentence_of_length_gives_the_deck_sentence_or_a_held_out_one_of_that_length():
+    held = {" ".join(s) for s in load_sentences("heldout")}
+    lengths = sorted({len(s) for s in load_sentences("heldout")})
+    assert sentence_of_length(len(tokenize(DECK_SENTENCE))) == DECK_SENTENCE
+    for n in range(lengths[0], lengths[-1] + 1):
+        words = tokenize(sentence_of_length(n))
+        if n != len(tokenize(DECK_SENTENCE)):
+            assert " ".join(words) in held  # never trained on
+            assert len(words) == (n if n in lengths else max(m for m in lengths if m < n))
+    with pytest.raises(ValueError, match="length"):
+        sentence_of_length(lengths[-1] + 1)
+
+
+def test_heads_report_compares_each_head_with_uniform_attention(dive):
+    text = dive.heads().splitlines()
+    T = len(dive.tokens)
+    uniform = sum(torch.log(torch.tensor(i + 1.0)).item() for i in range(2, T)) / (T - 2)  # row i sees i + 1 keys
+    assert text[0].startswith(f"uniform attention: entropy {uniform:.2f} nats")
+    assert len(text) == 1 + len(dive.weights)
+    ent = row_entropy(dive.weights[0, 2:]).mean()
+    assert text[1].startswith(f"head 1: entropy {ent:.2f} nats ({ent / uniform:.0%} of uniform)")
+    before = sum(dive.weights[0, i, i - 1].item() for i in range(2, T)) / (T - 2)
+    assert f"; {before:.0%} before," in text[1]

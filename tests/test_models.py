@@ -109,3 +109,21 @@ def test_bad_model_arguments():
         build_model("gru")
     with pytest.raises(ValueError, match="multiple of n_heads"):
         build_model("transformer", ModelConfig(d_model=30, n_heads=4))
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_padding_mask_makes_padded_sequences_equal_to_the_unpadded(causal):
+    cfg = ModelConfig(vocab_size=10, n_out=10, d_model=16, n_layers=2, n_heads=2, causal=causal, pad_id=0)
+    torch.manual_seed(0)
+    model = helpers.TransformerModel(cfg).eval()
+    x = torch.tensor([[3, 5, 7, 2, 0, 0, 0]])  # 4 real tokens, right-padded with id 0
+    with torch.no_grad():
+        padded, weights = model(x, return_attention=True)
+        short = model(x[:, :4])  # the oracle: the same sentence with no padding at all
+    torch.testing.assert_close(padded[:, :4], short)
+    assert all(w[..., :4, 4:].abs().max() == 0 for w in weights)  # no real query looks at padding
+    if not causal:  # without the padding mask, the unmasked model's real positions do look at it
+        plain = helpers.TransformerModel(ModelConfig(**{**cfg.__dict__, "pad_id": None})).eval()
+        plain.load_state_dict(model.state_dict())
+        with torch.no_grad():
+            assert not torch.allclose(plain(x)[:, :4], short, atol=1e-4)

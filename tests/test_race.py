@@ -101,3 +101,71 @@ def test_lstm_flops_grow_linearly_and_attention_quadratically():
     assert layer_flops("lstm", 2000, 16) == 2 * layer_flops("lstm", 1000, 16)
     big, small = layer_flops("attention", 4000, 16), layer_flops("attention", 2000, 16)
     assert 3.5 < big / small < 4
+
+
+def test_spread_is_min_median_max_of_the_runs_and_the_table_lists_them():
+    result = R.RaceResult(R.RaceConfig(words=10, d=4, ways=("numpy", "torch-gpu")))
+    result.runs = {("numpy", "lstm"): [0.003, 0.001, 0.002], ("numpy", "attention"): [0.5]}
+    result.seconds = {("numpy", "lstm"): 0.002, ("numpy", "attention"): 0.5, ("torch-gpu", "lstm"): None}
+    assert result.spread("numpy", "lstm") == (0.001, 0.002, 0.003)
+    assert result.spread("numpy", "attention") == (0.5, 0.5, 0.5)
+    assert result.spread("torch-gpu", "lstm") is None
+    rows = result.spread_table().splitlines()
+    assert len(rows) == 3
+    assert rows[1].endswith("1.0 ms    2.0 ms    3.0 ms  3") and rows[2].endswith("500.0 ms  500.0 ms  500.0 ms  1")
+
+
+def test_predicted_ratio_counts_multiply_adds_by_hand():
+    for n, d in ((1000, 16), (1000, 256), (200, 8)):
+        lstm = n * (2 * d) * (4 * d)        # per step (x_t, h_{t-1}) @ (2d, 4d)
+        attn = 4 * n * d * d + 2 * n * n * d  # four projections, q·kᵀ and a·v
+        assert R.predicted_ratio(n, d) == pytest.approx(lstm / attn)
+    assert R.predicted_ratio(1000, 16) < 0.07  # the count favours the LSTM 16x
+
+
+def test_deck_verdict_says_whether_the_deck_is_reversed():
+    result = R.RaceResult(R.RaceConfig(words=1000, d=16, ways=("python",)))
+    result.seconds = {("python", "lstm"): 0.2, ("python", "attention"): 3.0}
+    assert "LSTM layer 15.0x faster: the deck's claim reversed" in R.deck_verdict(result)
+    result.seconds = {("python", "lstm"): 0.4, ("python", "attention"): 0.2}
+    assert "Transformer layer 2.0x faster: the same direction as the deck" in R.deck_verdict(result)
+    assert "not tested" in R.deck_verdict(result, "numpy")
+
+
+def test_autograd_nodes_counts_every_node_once():
+    a = torch.ones(3, requires_grad=True)
+    b = torch.ones(3, requires_grad=True)
+    nodes = R.autograd_nodes(((a * b) + a).sum())
+    assert nodes == {"SumBackward0": 1, "AddBackward0": 1, "MulBackward0": 1, "torch::autograd::AccumulateGrad": 2}
+
+
+def test_lstm_settings_show_one_fused_kernel_or_the_steps_one_by_one():
+    settings = R.lstm_settings(words=20, d=4, repeats=2)
+    assert list(settings) == ["oneDNN on, 1 thread", "oneDNN off, 1 thread", "oneDNN on, 2 threads"]
+    assert all(len(s["runs"]) == 2 for s in settings.values())
+    off = settings["oneDNN off, 1 thread"]["nodes"]
+    assert off["SigmoidBackward0"] == 3 * 20 and "MkldnnRnnLayerBackward0" not in off  # three sigmoid gates a step
+    if torch.backends.mkldnn.is_available():
+        assert settings["oneDNN on, 1 thread"]["nodes"].get("MkldnnRnnLayerBackward0") == 1
+    assert torch.get_num_threads() == 1  # restored
+    with pytest.raises(ValueError, match="repeats must be"):
+        R.lstm_settings(words=5, d=2, repeats=0)
+
+
+def test_race_figures_show_the_spread_and_the_multiply_add_prediction():
+    import matplotlib.pyplot as plt
+    from helpers.view import figures
+    result = R.RaceResult(R.RaceConfig(words=1000, d=16, ways=("numpy", "torch-gpu")))
+    result.runs = {("numpy", "lstm"): [0.01, 0.02, 0.04], ("numpy", "attention"): [0.5, 0.5]}
+    result.seconds = {("numpy", "lstm"): 0.02, ("numpy", "attention"): 0.5,
+                      ("torch-gpu", "lstm"): None, ("torch-gpu", "attention"): None}
+    fig = figures.plot_race([("synthetic", result)])
+    bars = fig.axes[0].collections  # the whiskers: one LineCollection per layer, from the min to the max run
+    assert [seg[:, 1].tolist() for seg in bars[0].get_segments()] == [[0.01, 0.04]]
+    assert [seg[:, 1].tolist() for seg in bars[1].get_segments()] == [[0.5, 0.5]]
+    plt.close(fig)
+    fig = figures.plot_ratios([("synthetic", result)])
+    dotted = [line.get_ydata()[0] for line in fig.axes[0].lines if line.get_linestyle() == ":"]
+    assert dotted == [pytest.approx(R.predicted_ratio(1000, 16))]
+    assert "not run\nhere" in [t.get_text() for t in fig.axes[0].texts]  # the GPU way, with no GPU in the result
+    plt.close(fig)

@@ -60,3 +60,51 @@ def test_crossover_is_the_first_length_where_b_is_slower():
                          [("lstm", 64, 2), ("attention", 64, 1), ("lstm", 128, 4), ("attention", 128, 5)]]}
     assert S.crossover(result) == 128
     assert S.crossover(result, "attention", "lstm") == 64
+
+
+def synthetic(lengths, lstm, attention):
+    """A sweep result whose times follow the given functions of n (no timing: the oracle is the function)."""
+    return {"config": {"lengths": list(lengths), "d": 64, "batch": 1, "dtype": "float32", "device": "cpu"},
+            "points": [{"layer": l, "n": n, "median_s": f(n), "saved_bytes": 8 * n * (n if l == "attention" else 64),
+                        "flops_per_s": None, "error": None}
+                       for n in lengths for l, f in (("lstm", lstm), ("attention", attention))],
+            "matmul_flops_per_s": 1e11, "peak_flops_per_s": None}
+
+
+def test_fit_power_recovers_a_power_law():
+    ns = [64, 128, 256, 512, 1024]
+    a, s = S.fit_power(ns, [3 * n ** 1.5 for n in ns])
+    assert a == pytest.approx(3) and s == pytest.approx(1.5)
+    a, s = S.fit_power(ns, [1.0, 1.0, 2.0, 4.0, 8.0], last=3)  # only the last three: slope 1 through (1024, 8)
+    assert s == pytest.approx(1) and a * 1024 == pytest.approx(8)
+    with pytest.raises(ValueError, match="at least 2 points"):
+        S.fit_power([64], [1.0])
+
+
+def test_crossover_estimate_measures_extrapolates_or_says_never():
+    lengths = (64, 128, 256, 512)
+    # the lines 1e-2·n and 1e-5·n² meet at n = 1000: beyond this sweep, so extrapolated
+    est = S.crossover_estimate(synthetic(lengths, lambda n: 1e-2 * n, lambda n: 1e-5 * n * n))
+    assert est["how"] == "extrapolated" and est["n"] == pytest.approx(1000)
+    assert est["slopes"] == pytest.approx((1, 2))
+    longer = synthetic(lengths + (1024, 2048), lambda n: 1e-2 * n, lambda n: 1e-5 * n * n)
+    assert S.crossover_estimate(longer) == {"n": 1024, "how": "measured", "slopes": pytest.approx((1, 2))}
+    never = S.crossover_estimate(synthetic(lengths, lambda n: 1e-2 * n, lambda n: 1e-3 * n))
+    assert never["how"] == "never" and never["n"] is None
+    one = S.crossover_estimate(synthetic((64,), lambda n: 1.0, lambda n: 2.0))
+    assert one == {"n": 64, "how": "measured", "slopes": None}
+    assert S.crossover_estimate(synthetic((64,), lambda n: 2.0, lambda n: 1.0))["how"] == "unknown"
+
+
+def test_scaling_figure_marks_the_crossover_measured_or_extrapolated():
+    import matplotlib.pyplot as plt
+    from helpers.view import figures
+    lengths = (64, 128, 256, 512)
+    for lengths_, expected in ((lengths, "fitted lines meet at n ≈ 1,000\n(extrapolated, beyond the sweep)"),
+                               (lengths + (1024, 2048), " attention slower \n from n = 1,024 ")):
+        fig = figures.plot_scaling([("synthetic", synthetic(lengths_, lambda n: 1e-2 * n, lambda n: 1e-5 * n * n))],
+                                   layers=("lstm", "attention"))
+        assert expected in [t.get_text() for t in fig.axes[0].texts]
+        assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["LSTM: slope 1.00",
+                                                                                  "explicit attention: slope 2.00"]
+        plt.close(fig)

@@ -74,6 +74,7 @@ class ModelConfig:
     max_len: int = MAX_LENGTH  # longest sequence (Transformer position table)
     causal: bool = False       # Transformer: mask the future (for language models)
     forget_bias: float = 0.0   # LSTM: added to the forget-gate bias at initialisation
+    pad_id: int = None         # Transformer: a token id no query may look at (right padding), None: no padding mask
 
 
 class SequenceModel(nn.Module):
@@ -201,9 +202,13 @@ class TransformerModel(SequenceModel):
         """Token ids (B, T) -> token + position vectors (B, T, d)."""
         return super().embed(x) + self.pos(torch.arange(x.size(1), device=x.device))
 
-    def body(self, e, return_attention=False):
-        """(B, T, d) -> (B, T, d), and with `return_attention` the list of (B, H, T, T) weights."""
-        mask = causal_mask(e.size(1), e.device) if self.cfg.causal else None
+    def body(self, e, return_attention=False, keys=None):
+        """(B, T, d) -> (B, T, d), and with `return_attention` the list of (B, H, T, T) weights; `keys` (B, T) bool
+        says which positions may be looked at (False: padding; notebook 07)."""
+        mask = causal_mask(e.size(1), e.device) if self.cfg.causal else None  # (T, T)
+        if keys is not None:
+            real = keys[:, None, None, :]                                   # (B, 1, 1, T)
+            mask = real if mask is None else mask & real                    # (B, 1, T, T)
         weights = []
         for block in self.blocks:
             e, w = block(e, mask)
@@ -213,7 +218,8 @@ class TransformerModel(SequenceModel):
 
     def forward(self, x, return_attention=False):
         """Logits (B, T, n_out); with `return_attention` also each layer's (B, H, T, T) weights."""
-        h, weights = self.body(self.embed(x), return_attention=True)
+        keys = None if self.cfg.pad_id is None else x != self.cfg.pad_id  # (B, T): False at padding
+        h, weights = self.body(self.embed(x), return_attention=True, keys=keys)
         return (self.head(h), weights) if return_attention else self.head(h)
 
 

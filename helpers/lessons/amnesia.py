@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from ..core.checks import check_int
 from ..core.models import ModelConfig, build_model
 from ..core.tasks import MAX_LENGTH, FirstLetterRecall, RecallConfig, decode
-from ..core.timing import SIDE_BY_SIDE, pick_device
+from ..core.paths import REFERENCE_DIR
+from ..core.timing import NO_GPU, SIDE_BY_SIDE, pick_device
 from ..core.train import (MAX_EPOCHS, TrainConfig, cache_finished, evaluate, seed_everything, time_training_step,
                           train_kinds)
 
@@ -183,6 +184,30 @@ def time_recall_step(kind="transformer", length=20, batch_size=64, model_cfg=Non
     x = torch.randint(0, 26, (batch_size, length), generator=torch.Generator().manual_seed(0))  # (B, T)
     return time_training_step(lambda: build_model(VARIANTS[kind][0], cfg), FirstLetterRecall, (x, x[:, 0]),
                                f"one training step: {NAMES[kind]}, batch {batch_size}, length {length}", repeats)
+
+
+def step_sentence(timings, reference=REFERENCE_DIR):
+    """One sentence from {variant: Timing of one training step} (time_recall_step): each model's CPU time and, where
+    a GPU ran too, how many times faster or slower the GPU was; without one, that its gain is not measured here and
+    whether `reference` holds a GPU recording of the amnesia test (notebooks 01, 04)."""
+    if not timings:
+        raise ValueError("timings must hold at least one model's Timing")
+    for v in timings:
+        check_variant(v)
+    if all(t.median("cuda") is not None for t in timings.values()):
+        parts = []
+        for v, t in timings.items():
+            s = t.speedup()
+            how = f"{s:.1f}x faster" if s >= 1 else f"{1 / s:.1f}x slower"
+            parts.append(f"{NAMES[v]}: {t.median('cpu') * 1e3:.1f} ms on the CPU, {t.median('cuda') * 1e3:.1f} ms "
+                         f"on the GPU (the GPU {how})")
+        return "One training step: " + "; ".join(parts) + "."
+    recorded = sorted(p.name for p in reference.glob("amnesia_*.json") if not p.name.endswith("_cpu.json"))
+    where = (f"notebook 05 plots the GPU recording {', '.join(recorded)}" if recorded
+             else "data/reference/ holds no GPU recording of the amnesia test")
+    return ("One training step on the CPU: " + "; ".join(f"{NAMES[v]}: {t.median('cpu') * 1e3:.1f} ms"
+                                                         for v, t in timings.items())
+            + f"; {NO_GPU}, so what a GPU gains is not measured here ({where}).")
 
 
 # ---------------------------------------------------------------- notebook 05: the proof

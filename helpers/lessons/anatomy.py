@@ -204,6 +204,16 @@ def flops(kind, n, cfg=AnatomyConfig()):
     return {**counts, "total": counts["n·d²"] + counts["n²·d"]}
 
 
+def crossover(cfg=AnatomyConfig(), n=16):
+    """Table 1's rule with the constants of this course's counts: the attention's token-token FLOPs are a·n²·d,
+    the recurrent layer's b·n·d², so attention is cheaper per layer while n < (b/a)·d (the paper, both constants 1:
+    n < d). {"per n²·d": a, "per n·d²": b, "n": (b/a)·d}, read from flops() at one n (notebook 06)."""
+    d = check_config(cfg).d_model
+    a = flops("self-attention", n, cfg)["n²·d"] / (n * n * d)
+    b = flops("recurrent", n, cfg)["total"] / (n * d * d)
+    return {"per n²·d": a, "per n·d²": b, "n": b / a * d}
+
+
 def measure(kinds=KINDS, ns=(16, 32, 64, 128), cfg=AnatomyConfig()):
     """Every count of Table 1 for each kind and n: a list of dicts, one per (kind, n) (notebook 06)."""
     rows = []

@@ -4,6 +4,8 @@ candidates, a temperature and a fixed seed (notebook 13). Its figures and panel 
 import functools
 import math
 import re
+import statistics
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,7 +15,10 @@ import torch.nn.functional as F
 from ..core.checks import check_int
 from ..core.corpus import BOS, corpus_task, lm_config, load_sentences, tokenize
 from ..core.models import build_model
-from ..core.train import MAX_EPOCHS, TrainConfig, cache_finished, time_training_step, train_kinds
+from ..core.timing import pick_device
+from ..core.train import (MAX_EPOCHS, TrainConfig, cache_finished, evaluate, seeded, time_training_step, train_epoch,
+                          train_kinds)
+from ..core.train import side_by_side as run_side_by_side
 from .amnesia import NAMES
 
 KINDS = ("lstm", "transformer")  # the two contestants
@@ -138,9 +143,10 @@ def check_generation(steps, temperature, seed):
         raise ValueError(f"temperature must be a number from 0 to {MAX_TEMPERATURE}, got {temperature!r}")
 
 
-def generate(model, vocab, prompt=PROMPT, steps=15, temperature=0.0, seed=0, top_k=TOP_K):
-    """Up to `steps` words after `prompt` (stop after '.' or at a full context): greedy at temperature 0, else a seeded draw.
-    Introduced in notebook 13."""
+def generate(model, vocab, prompt=PROMPT, steps=15, temperature=0.0, seed=0, top_k=TOP_K, past_full_stop=False):
+    """Up to `steps` words after `prompt`: greedy at temperature 0, else a seeded draw. Writing stops after '.' or at a
+    full context; with `past_full_stop` it goes on to exactly `steps` words instead, each new sentence starting from <s>
+    alone, as every training sentence did (the model remembers nothing of the sentence before). Introduced in notebook 13."""
     check_generation(steps, temperature, seed)
     check_int("top_k", top_k, 1, len(vocab) - 2)
     max_len = model.cfg.max_len
@@ -148,7 +154,11 @@ def generate(model, vocab, prompt=PROMPT, steps=15, temperature=0.0, seed=0, top
     gen = torch.Generator().manual_seed(seed)
     model.eval()
     out = []
-    while len(out) < steps and len(ids) <= max_len:
+    while len(out) < steps:
+        if len(ids) > max_len or (out and out[-1].word == "."):
+            if not past_full_stop:
+                break
+            ids = [vocab.stoi[BOS]]  # a new sentence: <s> alone
         probs = next_word_probs(model, ids, temperature)
         top = probs.topk(top_k)
         if temperature > 0:
@@ -159,8 +169,6 @@ def generate(model, vocab, prompt=PROMPT, steps=15, temperature=0.0, seed=0, top
                         [(vocab.itos[i], p) for i, p in zip(top.indices.tolist(), top.values.tolist())],
                         vocab.itos[word], probs[word].item()))
         ids.append(word)
-        if vocab.itos[word] == ".":
-            break
     return out
 
 
@@ -180,6 +188,12 @@ def completion(steps):
     return " ".join([steps[0].context] + [s.word for s in steps]).replace(" ,", ",").replace(" .", ".")
 
 
+def sentences(steps):
+    """The text of `steps` cut into its sentences, each ending at its '.' (the last may be unfinished) (notebook 13)."""
+    return [s.strip() + "." for s in completion(steps).split(".")[:-1]] + (
+        [] if steps[-1].word == "." else [completion(steps).split(".")[-1].strip()])
+
+
 def side_by_side(runs, width=26):
     """Text table of {name: [Step]}: per step each model's context, then its top candidates rank by rank.
     Introduced in notebook 13."""
@@ -189,7 +203,7 @@ def side_by_side(runs, width=26):
         lines.append(f"step {t + 1}")
         for name in names:
             if t < len(runs[name]):
-                lines.append(f"  {name:<12} reads: {runs[name][t].context}")
+                lines.append(f"  {name:<12} reads: {runs[name][t].context or '<s> (a new sentence)'}")
         for rank in range(max(len(r[t].top) for r in runs.values() if t < len(r))):
             cells = []
             for name in names:
@@ -206,8 +220,14 @@ def side_by_side(runs, width=26):
                 lines.append(f"      {name} drew {step.word!r} (p = {step.prob:.2f}), outside its top {len(step.top)}")
     lines.append("")
     for name, r in runs.items():
-        text = completion(r)
-        lines.append(f"{name + ':':<13} {text}  ({'recited from' if recited(text) else 'not in'} train.txt)")
+        for i, text in enumerate(sentences(r)):
+            done = "" if text.endswith(".") else "unfinished, "
+            lines.append(f"{name + ':' if i == 0 else '':<13} {text}  "
+                         f"({done}{'recited from' if recited(text) else 'not in'} train.txt)")
+    finished = {name: [t for t in sentences(r) if t.endswith(".")] for name, r in runs.items()}
+    if any(len(f) > 1 for f in finished.values()):
+        lines.append("finished sentences recited from train.txt: " + ", ".join(
+            f"{name} {sum(map(recited, f))} of {len(f)}" for name, f in finished.items()))
     return "\n".join(lines)
 
 
@@ -260,7 +280,72 @@ def showdown(prompt=PROMPT, steps=15, epochs=20, temperature=0.0, seed=0, device
     lms = cached_language_models(epochs, seed, device)
     result = Showdown(lms, prompt, temperature, seed)
     for kind, model in lms.models.items():
-        result.runs[NAMES[kind]] = generate(model, lms.vocab, prompt, steps, temperature, seed)
+        result.runs[NAMES[kind]] = generate(model, lms.vocab, prompt, steps, temperature, seed, past_full_stop=True)
     return result
+
+
+# ---------------------------------------------------------------------------------------------------
+# Each model at its best held-out epoch, over several seeds (notebook 13)
+
+def train_to_best(kind, seed=0, max_epochs=80, patience=5, lr=3e-3, device=None):
+    """Train `kind` on data/corpus until `patience` epochs in a row bring no lower held-out loss (at most
+    `max_epochs`): (History-like dict with the held-out loss per epoch, the best epoch, seconds) (notebook 13)."""
+    check_int("max_epochs", max_epochs, 1, MAX_EPOCHS)
+    check_int("patience", patience, 1, MAX_EPOCHS)
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
+    task = corpus_task()
+    with seeded(seed) as gen:  # the same initial weights and batch order as train_language_models
+        model = build_model(kind, lm_config(task.vocab, task.max_len))
+    where = pick_device(device)
+    model.to(where)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = [evaluate(model, task, where)[0]]  # held-out loss at epoch 0
+    start = time.perf_counter()
+    while len(losses) <= max_epochs and len(losses) - 1 - int(np.argmin(losses)) < patience:
+        train_epoch(model, task, opt, gen, where)
+        losses.append(evaluate(model, task, where)[0])
+    return {"kind": kind, "seed": seed, "test_loss": losses, "best_epoch": int(np.argmin(losses)),
+            "seconds": time.perf_counter() - start}
+
+
+@dataclass
+class BestEpochs:
+    """Each kind trained to its best held-out epoch for each seed (notebook 13)."""
+    runs: list        # train_to_best's dicts
+    max_epochs: int
+    patience: int
+    seconds: float    # wall time of the whole study
+
+    def perplexities(self, kind):
+        """Held-out perplexity at the best epoch, one per seed."""
+        return [math.exp(min(r["test_loss"])) for r in self.runs if r["kind"] == kind]
+
+    def best_epochs(self, kind):
+        """The best held-out epoch, one per seed."""
+        return [r["best_epoch"] for r in self.runs if r["kind"] == kind]
+
+    def summary(self):
+        """Per kind: the perplexity at the best epoch, mean and range over the seeds, and those epochs."""
+        seeds = sorted({r["seed"] for r in self.runs})
+        lines = [f"Each model at its best held-out epoch (training stops after {self.patience} epochs without a "
+                 f"lower held-out loss, at most {self.max_epochs}); seeds {', '.join(map(str, seeds))}"]
+        for kind in KINDS:
+            ppl, ep = self.perplexities(kind), self.best_epochs(kind)
+            if ppl:
+                lines.append(f"{NAMES[kind]:<12} perplexity {statistics.mean(ppl):5.2f} (range {min(ppl):.2f} to "
+                             f"{max(ppl):.2f}) at epochs {', '.join(map(str, ep))}")
+        return "\n".join(lines)
+
+
+def best_epoch_study(seeds=(0, 1, 2), max_epochs=80, patience=5, device=None, workers=2):
+    """train_to_best for both kinds and every seed, `workers` trainings at once (notebook 13)."""
+    start = time.perf_counter()
+    jobs = [(kind, seed) for seed in seeds for kind in KINDS]
+    runs = run_side_by_side(lambda job: train_to_best(job[0], job[1], max_epochs, patience, device=device), jobs, workers)
+    return BestEpochs(runs, max_epochs, patience, time.perf_counter() - start)
+
+
+cached_best_epoch_study = cache_finished(maxsize=2)(best_epoch_study)
 
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from ..core.checks import check_int
-from ..core.corpus import BOS, Reproduce, Vocab, corpus_task, corpus_vocab, lm_config, tokenize, with_bos
+from ..core.corpus import BOS, Reproduce, Vocab, corpus_task, corpus_vocab, lm_config, load_sentences, tokenize, with_bos
 from ..core.models import ModelConfig, TransformerModel, attention, causal_mask
 from ..core.timing import time_devices
 from ..core.train import MAX_EPOCHS, History, TrainConfig, cache_finished, seed_everything, time_training_step, train
@@ -83,6 +83,23 @@ class DeepDive:
         picks = [(i, int(w[i, 1:].argmax()) + 1) for i in range(2, len(self.tokens))]
         return [(self.tokens[i], self.tokens[j], w[i, j].item()) for i, j in picks]
 
+    def heads(self, first=2):
+        """Per head, against uniform attention over the visible keys, rows `first`..T-1: the mean entropy of a row,
+        the mean weight on the word just before, on itself and on <s>, and the token given most weight on average
+        (text, one line per head)."""
+        w = self.weights[:, first:]                                      # (H, rows, T)
+        n_keys = torch.arange(first + 1, len(self.tokens) + 1.0)         # row i sees i + 1 keys
+        uniform = n_keys.log().mean().item()                             # a uniform row's entropy: ln(i + 1)
+        share = (1 / n_keys).mean().item()                               # ... and its weight on any one key
+        rows = torch.arange(first, len(self.tokens))
+        lines = [f"uniform attention: entropy {uniform:.2f} nats per row, {share:.0%} on each of before / itself / <s>"]
+        for h, (ent, row) in enumerate(zip(row_entropy(w), w), start=1):
+            lines.append(f"head {h}: entropy {ent.mean():.2f} nats ({ent.mean() / uniform:.0%} of uniform); "
+                         f"{row[rows - first, rows - 1].mean():.0%} before, {row[rows - first, rows].mean():.0%} itself, "
+                         f"{row[:, 0].mean():.0%} <s>; most on {self.tokens[int(row.mean(0).argmax())]!r} "
+                         f"({row.mean(0).max():.0%})")
+        return "\n".join(lines)
+
     def summary(self, head=None):
         """The table, then the key each word looks at most."""
         which = f"head {head}" if head else "mean of the heads"
@@ -90,6 +107,23 @@ class DeepDive:
                  self.table(head), "Where each word looks most (<s> left aside):"]
         lines += [f"  {q!r} gives {w:.0%} to {k!r}" for q, k, w in self.strongest(head)]
         return "\n".join(lines)
+
+
+def row_entropy(weights):
+    """Entropy in nats of each row of attention weights (..., T): -Σ p ln p, with 0 ln 0 = 0 (notebook 09)."""
+    return -(weights * weights.clamp_min(1e-30).log()).sum(-1)
+
+
+def sentence_of_length(length):
+    """A sentence of `length` tokens for the grid: the deck's at its own length, else the first sentence of
+    heldout.txt (never trained on) with that many tokens, or the longest one shorter when none has (notebook 09)."""
+    held = load_sentences("heldout")
+    shortest, longest = min(map(len, held)), max(map(len, held))
+    check_int("length", length, shortest, longest)
+    if length == len(tokenize(DECK_SENTENCE)):
+        return DECK_SENTENCE
+    n = max(len(s) for s in held if len(s) <= length)
+    return " ".join(next(s for s in held if len(s) == n)).replace(" ,", ",").replace(" .", ".")
 
 
 def deep_dive(sentence=DECK_SENTENCE, length=None, epochs=15, layer=2, seed=0, device=None):

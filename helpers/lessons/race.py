@@ -6,6 +6,7 @@ import math
 import re
 import statistics
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -13,6 +14,7 @@ import torch
 import torch.nn as nn
 
 from ..core.checks import check_int
+from ..core.counting import layer_flops
 from ..core.models import attention, build_model
 from ..core.paths import CORPUS_DIR
 from ..core.timing import NO_GPU, available, device_name, time_call
@@ -170,6 +172,22 @@ class RaceResult:
         lstm, attn = self.seconds.get((way, "lstm")), self.seconds.get((way, "attention"))
         return lstm / attn if lstm and attn else None
 
+    def spread(self, way, layer):
+        """(min, median, max) seconds of the timed runs of `layer` the `way` way, or None where it did not run."""
+        runs = self.runs.get((way, layer))
+        return (min(runs), self.seconds[way, layer], max(runs)) if runs else None
+
+    def spread_table(self):
+        """Every timed run summed up: min, median and max per way and layer, and the number of runs (notebook 11)."""
+        lines = [f"{'way':<13}{'layer':<13}{'min':>10}{'median':>10}{'max':>10}  runs"]
+        for way in self.config.ways:
+            for layer in LAYERS:
+                s = self.spread(way, layer)
+                if s:
+                    lines.append(f"{WAY_NAMES[way]:<13}{LAYER_NAMES[layer]:<13}"
+                                 + "".join(f"{format_seconds(v):>10}" for v in s) + f"  {len(self.runs[way, layer])}")
+        return "\n".join(lines)
+
     def tokens_per_s(self, way, layer):
         """Words per second through forward + backward."""
         s = self.seconds.get((way, layer))
@@ -216,6 +234,68 @@ class RaceResult:
 def format_seconds(s):
     """0.412 s, 12.3 ms or 45 µs (notebook 11)."""
     return f"{s:.3f} s" if s >= 1 else f"{s * 1e3:.1f} ms" if s >= 1e-3 else f"{s * 1e6:.0f} µs"
+
+
+def predicted_ratio(words, d):
+    """LSTM time / Transformer time if time followed the multiply-adds alone (layer_flops; notebook 11): below 1
+    the LSTM layer does less work."""
+    return layer_flops("lstm", words, d) / layer_flops("attention", words, d)
+
+
+DECK_SECONDS = {"lstm": 0.41, "attention": 0.22}  # the deck's pure Python race: 1,000 words, "1.8x faster"
+
+
+def deck_verdict(result, way="python"):
+    """One sentence setting the deck's pure Python race beside `result`'s (notebook 11)."""
+    deck = 1.8  # as the deck writes it; its own seconds give 0.41 / 0.22 = 1.86
+    r = result.ratio(way)
+    if r is None:
+        return f"{WAY_NAMES[way]} did not run here, so the deck's claim is not tested."
+    lstm, attn = (format_seconds(result.seconds[way, layer]) for layer in LAYERS)
+    here = f"the Transformer layer {r:.1f}x faster" if r >= 1 else f"the LSTM layer {1 / r:.1f}x faster"
+    agree = "the same direction as the deck" if r >= 1 else "the deck's claim reversed"
+    return (f"Deck, pure Python, 1,000 words: LSTM 0.41 s, Transformer 0.22 s, the Transformer \"{deck:.1f}x faster\" "
+            f"(in fact {deck:.2f}x). "
+            f"Here, {WAY_NAMES[way]}, {result.config.words:,} words, width {result.config.d}: LSTM {lstm}, "
+            f"Transformer {attn}, {here}: {agree}.")
+
+
+def autograd_nodes(out):
+    """{name: count} of the autograd graph's nodes behind tensor `out` (notebook 11)."""
+    seen, stack, names = set(), [out.grad_fn], {}
+    while stack:
+        fn = stack.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        names[fn.name()] = names.get(fn.name(), 0) + 1
+        stack.extend(nxt for nxt, _ in fn.next_functions)
+    return names
+
+
+def lstm_settings(words=1000, d=16, repeats=5, seed=0):
+    """The race's torch CPU LSTM under three settings: oneDNN's fused kernel on 1 thread (the race's own setting),
+    oneDNN switched off (torch's step-by-step path) and oneDNN on 2 threads -> {label: {"nodes", "runs"}}: the
+    autograd graph's node counts and the timed runs (forward + backward). Introduced in notebook 11."""
+    check_int("repeats", repeats, 1, 100)
+    p = race_problem(words, d, seed)
+    out = {}
+    for label, onednn, n_threads in (("oneDNN on, 1 thread", True, 1), ("oneDNN off, 1 thread", False, 1),
+                                     ("oneDNN on, 2 threads", True, 2)):
+        before = torch.get_num_threads()
+        torch.set_num_threads(n_threads)
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")  # torch's own note
+                with torch.backends.mkldnn.flags(enabled=onednn):
+                    layer, x, _ = torch_lstm(p, "cpu")
+                    nodes = autograd_nodes(layer(x)[0])
+                    checkpoint()
+                    runs = time_call(lstm_torch(p, "cpu"), "cpu", repeats, 1)
+        finally:
+            torch.set_num_threads(before)
+        out[label] = {"nodes": nodes, "runs": runs}
+    return out
 
 
 def race_work(layer, words=1000, d=16, seed=0):

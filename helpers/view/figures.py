@@ -7,13 +7,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.patches import Arc
+from matplotlib.ticker import LogLocator, MaxNLocator
 
 from ..core.checks import check_int
 from ..core.counting import fit_slope
 from ..lessons.amnesia import LABELS, NAMES, steps_table
-from ..lessons.language import TOP_K, completion, sentence_attention
-from ..lessons.race import LAYER_NAMES, LAYERS, WAY_NAMES, WAYS, format_seconds
-from ..lessons.scaling import SWEEP_NAMES, series
+from ..lessons.language import TOP_K, sentence_attention, sentences
+from ..lessons.race import LAYER_NAMES, LAYERS, WAY_NAMES, WAYS, format_seconds, predicted_ratio
+from ..lessons.scaling import SWEEP_NAMES, crossover_estimate, series
 from .plots import COLORS, attention_heatmap, plot_history, position_labels
 
 
@@ -29,7 +30,7 @@ def show_amnesia(result):
         width = min(2 + 0.5 * result.length, 14)
         _, ax = plt.subplots(figsize=(width, 2.2))
         attention_heatmap(heads, [f"head {h + 1}" for h in range(len(heads))], position_labels(result.string),
-                          ax=ax, annotate=result.length <= 16,
+                          ax=ax, annotate=result.length <= 16, vmax=1.0,
                           title="Transformer, last layer: where the last position looks")
         ax.set_ylabel("")
         plt.show()
@@ -50,11 +51,13 @@ def plot_gradients(result):
             marker, color = STYLES[v]
             ax.semilogy(positions, grads[v].clamp_min(1e-30), marker, ms=3, color=color, label=LABELS[v])
         ax.set(xlabel="position t (1 = the letter to recall)", title=title)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # positions are whole numbers
         ax.grid(True, which="major", alpha=0.3)
     axes[0].set_ylabel("‖∂loss/∂e_t‖ (log scale)")
-    axes[0].legend(fontsize=8)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(result.variants), fontsize=9,
+               frameon=False)  # below the panels: no legend covers a line
     fig.suptitle(f"The gradient that reaches each position, length {result.length}")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
@@ -101,7 +104,8 @@ def plot_transfer(result, ax=None):
         ax.plot(list(by_len), list(by_len.values()), marker, ms=5, color=color, label=LABELS[v])
     ax.axvline(result["train_length"], color="k", lw=0.8, ls="--", label=f"trained at length {result['train_length']}")
     ax.axhline(1 / 26, color="k", lw=0.8, ls=":", label="chance (1/26)")
-    ax.set(xlabel="test length", ylabel="held-out accuracy", ylim=(-0.03, 1.03),
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # lengths are whole numbers
+    ax.set(xlabel="test length (letters)", ylabel="held-out accuracy", ylim=(-0.03, 1.03),
            title=f"Answer the letter at position {result['position']} (from the end), trained at one length")
     ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return ax
@@ -170,10 +174,10 @@ def arc_diagram(weights, tokens, ax=None, min_weight=0.05, color="#1f77b4", futu
 def show_deep_dive(dive, head=None):
     """Annotated heatmap of the grid with Σ per row; returns the text summary (notebook 09)."""
     which = f"head {head}" if head else "mean over heads"
-    attention_heatmap(dive.grid(head), dive.tokens, annotate=True, sums=True,
-                      title=f"Layer {dive.layer}, {which}: softmax(QKᵀ/√d) per row")
+    attention_heatmap(dive.grid(head), dive.tokens, annotate=True, sums=True, vmax=1.0,
+                      title=f"Layer {dive.layer}, {which}: softmax(QKᵀ/√d) per row, {len(dive.tokens) - 1} tokens")
     plt.show()
-    return dive.summary(head)
+    return f"{dive.summary(head)}\nEach head against uniform attention over the visible keys (rows from the 2nd word on):\n{dive.heads()}"
 
 
 def plot_learning(demo):
@@ -184,13 +188,19 @@ def plot_learning(demo):
     ax_loss.plot(range(len(h.test_loss)), h.test_loss, ":", color="#1f77b4", label="after the epoch")
     ax_acc.plot(range(len(h.test_acc)), h.test_acc, "-", color="#1f77b4")
     for e in demo.outputs:
-        ax_loss.axvline(e, color="#888", lw=0.6, ls="--")
+        ax_loss.axvline(e, color="#888", lw=0.6, ls="--", label="snapshot epoch" if e == min(demo.outputs) else None)
         ax_acc.axvline(e, color="#888", lw=0.6, ls="--")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss on the target sentences", yscale="log")
-    ax_acc.set(xlabel="epoch", ylabel="next word right (teacher forced)", ylim=(-0.02, 1.02),
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss (nats, log scale)", title="loss on the target sentences",
+                yscale="log")
+    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10) if min(h.test_loss) / 2 <= t <= max(h.test_loss) * 2]
+    ax_loss.set_yticks(ticks, [f"{t:g}" for t in ticks])
+    ax_loss.minorticks_off()
+    ax_acc.set(xlabel="epoch", ylabel="share of next words right (teacher forced)", ylim=(-0.02, 1.02),
                title="words right, given the right words before")
-    ax_loss.legend(fontsize=8)
-    fig.tight_layout()
+    for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+    fig.legend(*ax_loss.get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
@@ -210,8 +220,12 @@ def plot_filmstrip(demo, layer=1, head=None):
         ax.set_title(f"epoch {e}\nloss {demo.history.test_loss[e]:.2f}", fontsize=9)
         ax.set_xticks(range(T), demo.tokens, rotation=90, fontsize=8)
         ax.set_yticks(range(T), demo.tokens if ax is axes[0, 0] else [""] * T, fontsize=8)
+        if layer == L:  # the last layer's <s> row predicts the prompt word, which is given: no loss reads that row
+            ax.get_yticklabels()[0].set_color("#999999")
+    axes[0, 0].set(xlabel="key (looked at)", ylabel="query (looking)")
     which = "mean over heads" if head is None else f"head {head}"
-    fig.suptitle(f"Attention on the first target, layer {layer} ({which}): rows look at columns", fontsize=10)
+    unread = ", grey row: no loss reads it" if layer == L else ""
+    fig.suptitle(f"Attention on the first target, layer {layer} ({which}): rows look at columns{unread}", fontsize=10)
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.7, label="attention weight")
     return fig
 
@@ -236,7 +250,39 @@ def plot_perplexity(lms):
     ax.axhline(lms.unigram, color="k", ls="--", lw=1, label="unigram baseline")
     ax.set(yscale="log", xlabel="epoch", ylabel="held-out perplexity (log scale)",
            title="Held-out perplexity (star = lowest)")
-    ax.legend(fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the curves
+    fig.tight_layout()
+    return fig
+
+
+def plot_best_epochs(study):
+    """Held-out perplexity per epoch of every seed, each run's best epoch starred; beside it the best perplexity
+    of each seed and their range per model (notebook 13)."""
+    fig, (ax, ax_best) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [2.2, 1]})
+    for r in study.runs:
+        ppl = np.exp(r["test_loss"])
+        ax.plot(range(len(ppl)), ppl, "-", lw=1, color=COLORS[r["kind"]], alpha=0.8,
+                label=NAMES[r["kind"]] if r["seed"] == study.runs[0]["seed"] else None)
+        ax.plot(r["best_epoch"], ppl[r["best_epoch"]], "*", ms=11, color=COLORS[r["kind"]])
+    ax.set(yscale="log", ylim=(5, 60), xlabel="epoch", ylabel="held-out perplexity (log scale)",
+           title="Every seed, trained until its held-out loss stops falling (star = best epoch)")
+    ax.set_yticks([6, 8, 10, 15, 20, 30, 40, 60], ["6", "8", "10", "15", "20", "30", "40", "60"])
+    ax.minorticks_off()
+    ax.title.set_fontsize(10)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=9, loc="upper right", frameon=False)
+    kinds = [k for k in ("lstm", "transformer") if study.perplexities(k)]
+    for i, kind in enumerate(kinds):
+        ppl = study.perplexities(kind)
+        ax_best.plot([i] * len(ppl), ppl, "o", ms=7, color=COLORS[kind], alpha=0.8)
+        ax_best.plot([i - 0.15, i + 0.15], [min(ppl)] * 2, "-", color=COLORS[kind])
+        ax_best.plot([i - 0.15, i + 0.15], [max(ppl)] * 2, "-", color=COLORS[kind])
+        ax_best.plot([i, i], [min(ppl), max(ppl)], "-", color=COLORS[kind], lw=1)
+    ax_best.set(xticks=range(len(kinds)), xlim=(-0.6, len(kinds) - 0.4), ylabel="perplexity at the best epoch",
+                title="Best held-out perplexity: each seed and the range")
+    ax_best.set_xticklabels([NAMES[k] for k in kinds])
+    ax_best.title.set_fontsize(10)
     fig.tight_layout()
     return fig
 
@@ -257,8 +303,9 @@ def plot_candidates(runs):
                 ax.text(r, t, f"{word}\n{p:.2f}", ha="center", va="center", fontsize=8,
                         color="white" if p > 0.6 else "black", fontweight="bold" if chosen else "normal",
                         bbox={"fill": False, "edgecolor": "#d62728", "lw": 1.5} if chosen else None)
-        ax.set_yticks(range(len(steps)), [f"…{' '.join(s.context.split()[-2:])} ▸" for s in steps], fontsize=8)
+        ax.set_yticks(range(len(steps)), [f"…{' '.join(s.context.split()[-2:])} ▸" if s.context else "<s> ▸" for s in steps], fontsize=8)
         ax.set_xticks(range(TOP_K), [f"#{r + 1}" for r in range(TOP_K)])
+        ax.set(xlabel="rank of the candidate", ylabel="step (the last words read)")
         ax.set_title(f"{name}: top {TOP_K} next words per step (boxed = chosen)", fontsize=10)
     fig.tight_layout()
     return fig
@@ -275,7 +322,7 @@ def show_showdown(result):
     plot_candidates(result.runs)
     plt.show()
     if "transformer" in lms.models:
-        text = completion(result.runs[NAMES["transformer"]])
+        text = sentences(result.runs[NAMES["transformer"]])[0]  # its first sentence
         weights, labels = sentence_attention(lms.models["transformer"], lms.vocab, text)
         attention_heatmap(weights, labels, annotate=False,
                           title="Transformer, last layer, mean over heads, on its own sentence")
@@ -287,91 +334,139 @@ LAYER_COLORS = {"lstm": "#d62728", "attention": "#1f77b4", "sdpa": "#2ca02c"}  #
 
 
 def plot_race(sources, ncols=3):
-    """Bars of seconds per way and layer (log scale), one panel per (label, RaceResult) (notebook 11)."""
+    """Bars of median seconds per way and layer (log scale) with whiskers from the fastest to the slowest run, one
+    panel per (label, RaceResult) (notebook 11)."""
     nrows = math.ceil(len(sources) / ncols)
     ncols = min(ncols, len(sources))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.7 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 4.4 * nrows), squeeze=False)
     for ax in axes.flat[len(sources):]:
         ax.axis("off")
     for ax, (label, result) in zip(axes.flat, sources):
         ways = [w for w in result.config.ways if result.ratio(w)]
         for j, layer in enumerate(LAYERS):
             secs = [result.seconds[w, layer] for w in ways]
-            bars = ax.bar(np.arange(len(ways)) + (j - 0.5) * 0.4, secs, 0.4, color=LAYER_COLORS[layer],
-                          label=LAYER_NAMES[layer])
-            ax.bar_label(bars, [format_seconds(s) for s in secs], fontsize=8, rotation=90, padding=2)
+            xs = np.arange(len(ways)) + (j - 0.5) * 0.4
+            ax.bar(xs, secs, 0.4, color=LAYER_COLORS[layer], label=LAYER_NAMES[layer])
+            spans = np.array([[s - min(result.runs[w, layer]), max(result.runs[w, layer]) - s]
+                              if result.runs.get((w, layer)) else [0, 0] for w, s in zip(ways, secs)]).T
+            ax.errorbar(xs, secs, yerr=np.clip(spans, 0, None), fmt="none", ecolor="k", elinewidth=1, capsize=3)  # min to max run
+            for x, s, top in zip(xs, secs, np.array(secs) + np.clip(spans[1], 0, None)):  # label above the whisker
+                ax.text(x, top * 1.25, format_seconds(s), fontsize=9, rotation=90, ha="center", va="bottom")
         ax.set_yscale("log")
-        ax.set_xticks(range(len(ways)), [WAY_NAMES[w] for w in ways], rotation=20, fontsize=8)
-        ax.set_ylabel("seconds, forward + backward")
-        ax.set_title(f"{textwrap.fill(label, 48)}\n{result.config.words:,} words, width {result.config.d}", fontsize=8)
-        ax.margins(y=0.4)
-        ax.legend(fontsize=8, loc="upper right")
+        ax.set_ylim(top=max(max(result.runs.get((w, l)) or [result.seconds[w, l]]) for w in ways for l in LAYERS) * 40)
+        ax.set_xticks(range(len(ways)), [WAY_NAMES[w] for w in ways], fontsize=9)
+        ax.set_ylabel("seconds, forward + backward\n(bar: median; whisker: min to max)", fontsize=9)
+        ax.set_title(f"{textwrap.fill(label, 40)}\n{result.config.words:,} words, width {result.config.d}", fontsize=9)
+        ax.legend(fontsize=9, loc="upper center", ncols=2, bbox_to_anchor=(0.5, -0.12))
     fig.tight_layout()
     return fig
 
 
 def plot_ratios(sources):
-    """LSTM time / Transformer time per way, one bar per (label, RaceResult); above 1 the Transformer wins.
-    Introduced in notebook 11."""
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+    """LSTM time / Transformer time per way, one bar per (label, RaceResult); above 1 the Transformer wins. A dotted
+    line per (words, width): the ratio the multiply-adds alone predict. Introduced in notebook 11."""
+    fig, ax = plt.subplots(figsize=(9, 4.4))
     width = 0.8 / len(sources)
+    predicted = {}
     for k, (label, result) in enumerate(sources):
         ratios = [result.ratio(w) if w in result.config.ways and result.ratio(w) else np.nan for w in WAYS]
         bars = ax.bar(np.arange(len(WAYS)) + (k - (len(sources) - 1) / 2) * width, ratios, width,
                       label=f"{label}, width {result.config.d}")
-        ax.bar_label(bars, [f"{r:.2g}" if r == r else "" for r in ratios], fontsize=8, padding=1)
+        ax.bar_label(bars, [f"{r:.2g}" if r == r else "" for r in ratios], fontsize=9, padding=1)
+        predicted[result.config.words, result.config.d] = predicted_ratio(result.config.words, result.config.d)
+    for (words, d), r in predicted.items():  # what the multiply-adds alone predict, the same for every way
+        ax.axhline(r, color="k", ls=":", lw=1.2)
+        ax.annotate(f"multiply-adds predict {r:.2g}\n({words:,} words, width {d})", (len(WAYS) - 0.55, r),
+                    fontsize=9, va="bottom")
+    for i, w in enumerate(WAYS):
+        if not any(w in res.config.ways and res.ratio(w) for _, res in sources):
+            ax.text(i, 2, "not run\nhere", ha="center", va="bottom", fontsize=9, color="0.4")
     ax.axhline(1, color="k", lw=0.8)
     ax.set_yscale("log")
-    ax.set_xticks(range(len(WAYS)), [WAY_NAMES[w] for w in WAYS])
-    ax.set(ylabel="LSTM time / Transformer time", title="above the line: the Transformer layer is faster")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    values = [v for _, res in sources for v in map(res.ratio, res.config.ways) if v] + list(predicted.values()) + [1]
+    ax.set_ylim(min(values) / 2.5, max(values) * 3)
+    ax.set_xlim(-0.6, len(WAYS) + 0.9)
+    ax.set_xticks(range(len(WAYS)), [WAY_NAMES[w] for w in WAYS], fontsize=9)
+    ax.set(ylabel="LSTM time / Transformer time (ratio)", title="above 1: the Transformer layer is faster")
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.1))
     fig.tight_layout()
     return fig
 
 
+SHORT_NAMES = {"lstm": "LSTM", "attention": "explicit attention", "sdpa": "SDPA (fused)"}  # legends of 12's figures
+
+
 def plot_scaling(sources, layers=("lstm", "attention", "sdpa")):
-    """Log-log time and memory against length with fitted slopes: one column per (label, sweep result) (notebook 12)."""
-    fig, axes = plt.subplots(2, len(sources), figsize=(4.6 * len(sources), 6.4), squeeze=False)
+    """Log-log time and memory against length with fitted slopes: one column per (label, sweep result); the time
+    panel marks where explicit attention becomes slower than the LSTM, measured or extrapolated (notebook 12)."""
+    fig, axes = plt.subplots(2, len(sources), figsize=(5.2 * len(sources), 7.4), squeeze=False)
     for col, (label, result) in enumerate(sources):
         cfg = result["config"]
         for row, (key, unit, scale) in enumerate((("median_s", "seconds, forward + backward", 1),
                                                   ("peak_bytes" if cfg["device"] == "cuda" else "saved_bytes",
                                                    "MB", 1e-6))):
             ax = axes[row, col]
+            drawn = []
             for layer in layers:
                 ns, ys = series(result, layer, key)
+                drawn += [y * scale for y in ys]
                 if len(ns) >= 2:
                     slope = fit_slope(ns, ys, last=4)
-                    ax.loglog(ns, np.array(ys) * scale, "o-", ms=3, color=LAYER_COLORS.get(layer),
-                              label=f"{SWEEP_NAMES[layer]}: slope {slope:.2f}")
+                    name = SHORT_NAMES.get(layer, SWEEP_NAMES[layer].replace("attention, ", ""))
+                    ax.loglog(ns, np.array(ys) * scale, "o-", ms=4, color=LAYER_COLORS.get(layer),
+                              label=f"{name}: slope {slope:.2f}")
             ax.set_xscale("log", base=2)
+            ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
             ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
             ax.yaxis.set_minor_formatter(plt.NullFormatter())
-            ax.set(xlabel="sequence length n", ylabel=unit if row == 0 else
-                   ("peak GPU memory, MB" if key == "peak_bytes" else "kept for backward, MB"))
-            ax.legend(fontsize=8)
-            if row == 0:
-                ax.set_title(f"{textwrap.fill(label, 52)}\n{cfg['dtype']}, batch {cfg['batch']}, width {cfg['d']}",
-                             fontsize=8)
+            ax.set_xlabel("sequence length n (tokens)")
+            ax.set_ylabel(unit if row == 0 else ("peak GPU memory, MB" if key == "peak_bytes" else "kept for backward, MB"))
+            if row == 0 and {"lstm", "attention"} <= set(layers):
+                est = crossover_estimate(result, "lstm", "attention")
+                if est["how"] == "measured":
+                    ax.axvline(est["n"], color="0.5", ls=":", lw=1.2)
+                    right = est["n"] > math.sqrt(min(cfg["lengths"]) * max(cfg["lengths"]))  # text left of the line
+                    ax.text(est["n"], 0.97, f" attention slower \n from n = {est['n']:,} ", fontsize=9, va="top",
+                            ha="right" if right else "left", color="0.3", transform=ax.get_xaxis_transform())
+                elif est["how"] == "extrapolated":
+                    ax.text(0.02, 0.97, f"fitted lines meet at n ≈ {est['n']:,.0f}\n(extrapolated, beyond the sweep)",
+                            transform=ax.transAxes, fontsize=9, va="top", color="0.3")
+                ax.set_title(f"{textwrap.fill(label, 44)}\n{cfg['dtype']}, batch {cfg['batch']}, width {cfg['d']}",
+                             fontsize=9)
+            if drawn:  # room below the lines for the legend
+                low, high = min(drawn), max(drawn)
+                ax.set_ylim(low / (high / low) ** 0.6, high * (high / low) ** 0.2)
+            ax.legend(fontsize=9, loc="lower right")
     fig.tight_layout()
     return fig
 
 
 def plot_flops(sources, layers=("lstm", "attention", "sdpa")):
-    """Achieved FLOP/s against length, beside the device's best matmul rate and datasheet peak (notebook 12)."""
-    fig, axes = plt.subplots(1, len(sources), figsize=(4.6 * len(sources), 3.4), squeeze=False)
+    """Achieved FLOP/s against length, beside the device's best matmul rate and datasheet peak; the LSTM's last point
+    says which fraction of that matmul rate it reached (notebook 12)."""
+    fig, axes = plt.subplots(1, len(sources), figsize=(5.2 * len(sources), 4.2), squeeze=False)
     for ax, (label, result) in zip(axes[0], sources):
+        best = result["matmul_flops_per_s"]
         for layer in layers:
             ns, ys = series(result, layer, "flops_per_s")
-            ax.loglog(ns, np.array(ys) / 1e9, "o-", ms=3, color=LAYER_COLORS.get(layer), label=SWEEP_NAMES[layer])
-        ax.axhline(result["matmul_flops_per_s"] / 1e9, color="k", ls="--", lw=0.8, label="one large matmul, measured")
+            ax.loglog(ns, np.array(ys) / 1e9, "o-", ms=4, color=LAYER_COLORS.get(layer),
+                      label=SHORT_NAMES.get(layer, SWEEP_NAMES[layer]))
+            if layer == "lstm" and ns:
+                ax.annotate(f"{ys[-1] / best:.1%} of the matmul", (ns[-1], ys[-1] / 1e9), xytext=(-4, 6),
+                            textcoords="offset points", ha="right", fontsize=9, color=LAYER_COLORS["lstm"])
+        ax.axhline(best / 1e9, color="k", ls="--", lw=0.8, label="one large matmul, measured")
         if result.get("peak_flops_per_s"):
             ax.axhline(result["peak_flops_per_s"] / 1e9, color="k", lw=0.8, label="datasheet peak")
         ax.set_xscale("log", base=2)
-        ax.set(xlabel="sequence length n", ylabel="GFLOP/s achieved")
-        ax.set_title(f"{textwrap.fill(label, 52)}\n{result['config']['dtype']}", fontsize=8)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+        ax.set_ylim(top=best / 1e9 * 3)
+        ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+        ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(plt.NullFormatter())
+        ax.set(xlabel="sequence length n (tokens)", ylabel="GFLOP/s achieved")
+        ax.set_title(f"{textwrap.fill(label, 44)}\n{result['config']['dtype']}", fontsize=9)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, names, fontsize=9, loc="lower center", ncols=min(4, len(names)))
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
 
@@ -382,8 +477,9 @@ def plot_epoch_seconds(pair):
         layer = "lstm" if kind == "lstm" else "attention"
         ax.plot(range(1, len(secs) + 1), secs, "o-", ms=3, color=LAYER_COLORS[layer],
                 label=f"{LAYER_NAMES[layer]}: {sum(secs):.1f} s in all")
-    ax.set(xlabel="epoch", ylabel="seconds", title="time per epoch", ylim=(0, None))
-    ax.legend(fontsize=8)
+    ax.set(xlabel="epoch", ylabel="seconds per epoch", title="time per epoch", ylim=(0, None))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=9, loc="lower right")
     fig.tight_layout()
     return fig
 
