@@ -142,6 +142,15 @@ def test_amnesia_panel_shows_a_real_result_and_reruns():
     assert panel.text != first
 
 
+def test_amnesia_panel_draws_what_its_show_draws():
+    from helpers.view.figures import show_verdicts
+    curves = helpers.amnesia_panel(length=(2, 30, 4), epochs=(1, 5, 1))
+    verdicts = helpers.amnesia_panel(length=(2, 30, 4), epochs=(1, 5, 1), show=show_verdicts)
+    assert len(curves.figures) == 2 and len(verdicts.figures) == 1  # curves + attention; one bar chart
+    assert verdicts.text == curves.text == curves.result.summary()  # the same run, the same summary
+    assert verdicts.figures[0] != curves.figures[0]
+
+
 def test_a_stopped_amnesia_run_shows_what_the_models_learned():
     panel = helpers.amnesia_panel(length=(2, 60, 30), epochs=(1, 50, 1))
     panel.epochs.value = 50  # the recurrent models would train for about a minute

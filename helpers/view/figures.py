@@ -7,10 +7,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.patches import Arc
-from matplotlib.ticker import LogLocator, MaxNLocator
+from matplotlib.ticker import LogLocator, MaxNLocator, PercentFormatter
 
 from ..core.checks import check_int
 from ..core.counting import fit_slope
+from ..core.tasks import RecallConfig
 from ..lessons.amnesia import LABELS, NAMES, steps_table
 from ..lessons.language import TOP_K, sentence_attention, sentences
 from ..lessons.race import LAYER_NAMES, LAYERS, WAY_NAMES, WAYS, format_seconds, predicted_ratio
@@ -34,6 +35,26 @@ def show_amnesia(result):
                           title="Transformer, last layer: where the last position looks")
         ax.set_ylabel("")
         plt.show()
+    return result.summary()
+
+
+def show_verdicts(result):
+    """Draw an amnesia result as its verdicts: each model's held-out accuracy as a bar with its verdict beneath, chance
+    and 3 standard errors above chance; return its summary. The first taste of notebook 01 (04 draws the curves)."""
+    n, chance = RecallConfig().n_test, 1 / 26  # the held-out strings amnesia_test scores
+    above = chance + 3 * math.sqrt(chance * (1 - chance) / n)  # 3 standard errors above a guesser's accuracy
+    kinds = list(result.accuracy)
+    _, ax = plt.subplots(figsize=(8, 3.6))
+    bars = ax.bar(range(len(kinds)), [result.accuracy[k] for k in kinds], color=[COLORS[k] for k in kinds], width=0.6)
+    ax.bar_label(bars, [f"{result.accuracy[k]:.1%}" for k in kinds], padding=2, fontsize=10)
+    ax.axhline(chance, color="k", lw=1, ls="--", label=f"chance ({chance:.1%})")
+    ax.axhline(above, color="0.4", lw=1, ls=":", label=f"3 standard errors above chance ({above:.1%})")
+    ax.set_xticks(range(len(kinds)), [NAMES[k] + "\n" + textwrap.fill(result.verdict(k), 24) for k in kinds])
+    ax.set(ylabel=f"held-out accuracy ({n} strings)", ylim=(0, 1.12),
+           title=f"First-letter recall at length {result.length}")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    plt.show()
     return result.summary()
 
 

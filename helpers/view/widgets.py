@@ -257,16 +257,17 @@ class Panel(W.VBox):
         return None
 
 
-def amnesia_panel(length=(2, 200, 20), epochs=(1, 50, EPOCHS), seed=0, device=None):
+def amnesia_panel(length=(2, 200, 20), epochs=(1, 50, EPOCHS), seed=0, device=None, show=show_amnesia):
     """The amnesia test behind sliders, (min, max, default) for the length and the epochs, and a size menu: one
-    width for all, or widths matched by parameter count (notebook 01)."""
+    width for all, or widths matched by parameter count; `show(result)` draws a result and returns its summary
+    (default: the curves and the attention; notebook 01 shows the verdicts)."""
     size = W.Dropdown(options=[("same width (48)", "width"), ("same parameter count", "params")], value="width",
                       description="size", style={"description_width": "110px"})
     size.add_class("panel-size")
 
     def run(length, epochs, size):
         return amnesia_test(length=length, epochs=epochs, seed=seed, device=device, size=size)
-    return Panel(run, show_amnesia, length=length, epochs=epochs, extra={"size": size}, estimate=estimate_seconds,
+    return Panel(run, show, length=length, epochs=epochs, extra={"size": size}, estimate=estimate_seconds,
                  title="Amnesia test: who remembers the first letter?")
 
 
