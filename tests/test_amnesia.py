@@ -124,3 +124,13 @@ def test_step_sentence_with_a_gpu_says_faster_or_slower():
         step_sentence({})
     with pytest.raises(ValueError, match="variant must be one of"):
         step_sentence({"gru": _timing(0.001)})
+
+
+def test_chance_margin_is_three_binomial_standard_errors_above_chance():
+    from helpers.lessons.amnesia import chance_margin
+    p, n = 1 / 26, 512
+    sd = torch.distributions.Binomial(n, torch.tensor(p)).stddev / n  # the spread of a guesser's accuracy
+    torch.testing.assert_close(torch.tensor(chance_margin(n)), p + 3 * sd, rtol=1e-6, atol=0)
+    assert chance_margin(n, k=0) == pytest.approx(p) and chance_margin(4 * n) < chance_margin(n)
+    with pytest.raises(ValueError, match="n must be an integer from 1"):
+        chance_margin(0)

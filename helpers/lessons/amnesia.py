@@ -2,6 +2,7 @@
 random string, the gradient that reaches each position, the training steps that remembering costs against the
 length, and where attention with learned absolute positions loses."""
 import functools
+import math
 import time
 from dataclasses import dataclass, field, replace
 
@@ -213,6 +214,13 @@ def step_sentence(timings, reference=REFERENCE_DIR):
 # ---------------------------------------------------------------- notebook 05: the proof
 
 CHANCE = 1 / FirstLetterRecall.n_classes
+
+
+def chance_margin(n=RecallConfig.n_test, chance=CHANCE, k=3):
+    """The held-out accuracy k standard errors above a guesser's on n strings: below it, an accuracy is within a
+    guesser's noise (notebooks 01, 04; notebook 04's exercise asks for the same sum)."""
+    check_int("n", n, 1, 10 ** 9)
+    return chance + k * math.sqrt(chance * (1 - chance) / n)
 
 
 def initial_model(variant, seed=0):

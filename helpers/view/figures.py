@@ -12,7 +12,7 @@ from matplotlib.ticker import LogLocator, MaxNLocator, PercentFormatter
 from ..core.checks import check_int
 from ..core.counting import fit_slope
 from ..core.tasks import RecallConfig
-from ..lessons.amnesia import LABELS, NAMES, steps_table
+from ..lessons.amnesia import CHANCE, LABELS, NAMES, chance_margin, steps_table
 from ..lessons.language import TOP_K, sentence_attention, sentences
 from ..lessons.race import LAYER_NAMES, LAYERS, WAY_NAMES, WAYS, format_seconds, predicted_ratio
 from ..lessons.scaling import SWEEP_NAMES, crossover_estimate, series
@@ -41,8 +41,8 @@ def show_amnesia(result):
 def show_verdicts(result):
     """Draw an amnesia result as its verdicts: each model's held-out accuracy as a bar with its verdict beneath, chance
     and 3 standard errors above chance; return its summary. The first taste of notebook 01 (04 draws the curves)."""
-    n, chance = RecallConfig().n_test, 1 / 26  # the held-out strings amnesia_test scores
-    above = chance + 3 * math.sqrt(chance * (1 - chance) / n)  # 3 standard errors above a guesser's accuracy
+    n, chance = RecallConfig().n_test, CHANCE  # the held-out strings amnesia_test scores
+    above = chance_margin(n, chance)           # 3 standard errors above a guesser's accuracy
     kinds = list(result.accuracy)
     _, ax = plt.subplots(figsize=(8, 3.6))
     bars = ax.bar(range(len(kinds)), [result.accuracy[k] for k in kinds], color=[COLORS[k] for k in kinds], width=0.6)
