@@ -7,20 +7,21 @@
 
 The names below are the ones every notebook uses; the rest is imported from its module.
 """
-from .core.checks import check_int
+from .core.checks import check_int, check_parameters
 from .core.corpus import CORPUS_DIR, NextWord, Vocab, corpus_task, load_sentences, tokenize
 from .core.models import (LSTMCell, LSTMModel, ModelConfig, MultiHeadAttention, RNNModel, TransformerModel, attention,
                           build_model, causal_mask)
-from .core.tasks import LETTERS, MAX_LENGTH, FirstLetterRecall, RecallConfig, decode, encode
+from .core.tasks import LETTERS, MAX_LENGTH, MIN_LENGTH, FirstLetterRecall, RecallConfig, decode, encode
 from .core.timing import (NO_GPU, THREADS, Timing, device_name, pick_device, threads, time_call, time_devices,
                           use_thread_policy)
-from .core.train import (MAX_EPOCHS, Control, History, TrainConfig, cache_finished, controlled, evaluate,
+from .core.train import (MAX_EPOCHS, Control, History, TrainConfig, cache_finished, controlled, evaluate, mark_cut,
                          seed_everything, seeded, side_by_side, time_training_step, train, train_kinds)
 from .lessons.amnesia import (CONTESTANTS, KINDS, NAMES, AmnesiaResult, amnesia_test, estimate_seconds,
                               time_recall_step)
 
 VIEW = {"Panel": "widgets", "amnesia_panel": "widgets", "showdown_panel": "widgets",  # name -> its helpers.view module
-        "show_amnesia": "figures", "plot_history": "plots", "attention_heatmap": "plots", "position_labels": "plots"}
+        "show_amnesia": "figures", "plot_history": "plots", "attention_heatmap": "plots", "position_labels": "plots",
+        "subplots": "plots", "show": "plots", "collect_figures": "plots"}
 
 __all__ = [
     "check_int", "CORPUS_DIR", "NextWord", "Vocab", "corpus_task", "load_sentences", "tokenize", "LSTMCell",
@@ -30,7 +31,8 @@ __all__ = [
     "Control", "History", "TrainConfig", "cache_finished", "controlled", "evaluate", "seed_everything", "seeded",
     "side_by_side", "time_training_step", "train", "train_kinds", "CONTESTANTS", "KINDS", "NAMES", "AmnesiaResult",
     "amnesia_test", "estimate_seconds", "time_recall_step", "Panel", "amnesia_panel", "showdown_panel",
-    "show_amnesia", "plot_history", "attention_heatmap", "position_labels"
+    "show_amnesia", "plot_history", "attention_heatmap", "position_labels", "subplots", "show", "collect_figures",
+    "check_parameters", "MIN_LENGTH", "mark_cut"
 ]  # every name above, and the VIEW names loaded on first use
 
 use_thread_policy()  # one thread: the same numbers on any machine, no collapse on a shared CPU (README)

@@ -1,9 +1,9 @@
-"""The deck's five demos from a terminal: python -m helpers {amnesia,deep-dive,training,race,showdown}."""
+"""The deck's five demos from a terminal: python -m helpers {amnesia,deep-dive,training,race,showdown} [--help]."""
 import argparse
 import sys
 
 from .core.checks import check_int
-from .core.tasks import MAX_LENGTH
+from .core.tasks import MAX_LENGTH, MIN_LENGTH
 from .core.timing import device_name, pick_device
 from .core.train import MAX_EPOCHS
 from .lessons import language, learning
@@ -19,9 +19,7 @@ def banner(title):
 
 
 def amnesia(args):
-    """amnesia_test_demo.py: who remembers the first letter of a random string?"""
-    check_int("length", args.length, 2, MAX_LENGTH)
-    check_int("epochs", args.epochs, 1, MAX_EPOCHS)
+    """The amnesia test: who remembers the first letter of a random string?"""
     print(banner("AMNESIA TEST: who remembers the first letter?"))
     print(f"Training an LSTM, an LSTM with forget bias 1 and a Transformer on strings of {args.length} letters, "
           f"{args.epochs} epochs, seed {args.seed}, on {device_name(pick_device(args.device))} ...", flush=True)
@@ -35,7 +33,7 @@ def amnesia(args):
 
 
 def deep_dive(args):
-    """transformer_deep_dive.py: the attention grid of a trained model on the deck's sentence, Σ per row."""
+    """The deep dive: the attention grid of a trained model on the deck's sentence, Σ per row."""
     print(banner("TRANSFORMER DEEP DIVE: softmax(Q·Kᵀ/√d) on one sentence"))
     print(f"Sentence: {learning.DECK_SENTENCE}\nTraining the corpus language model, {args.epochs} epochs ...", flush=True)
     dive = learning.deep_dive(length=args.length, epochs=args.epochs, seed=args.seed, device=args.device)
@@ -43,7 +41,7 @@ def deep_dive(args):
 
 
 def training(args):
-    """transformer_training_demo.py: a small Transformer learns target sentences, epoch by epoch."""
+    """Watching it learn: a small Transformer learns target sentences, epoch by epoch."""
     print(banner("WATCHING A TRANSFORMER LEARN"))
     print(f"Learning target sentences of up to {args.length} tokens, {args.epochs} epochs ...", flush=True)
     demo = learning.training_demo(epochs=args.epochs, length=args.length, seed=args.seed, device=args.device)
@@ -51,9 +49,7 @@ def training(args):
 
 
 def race(args):
-    """lstm_vs_transformer_race.py: an LSTM layer against a self-attention layer, in torch on the CPU and the GPU."""
-    if args.device not in (None, "cpu", "cuda"):
-        raise ValueError(f"device must be cpu or cuda (or left out) for the race, got {args.device!r}")
+    """The speed race: an LSTM layer against a self-attention layer, in torch on the CPU and the GPU."""
     ways = speed.TORCH_WAYS if args.device != "cpu" else ("torch-cpu",)
     print(banner("SPEED RACE: LSTM against Transformer"))
     print(f"{args.length:,} words, forward + backward, median of {args.epochs} runs ...", flush=True)
@@ -70,26 +66,51 @@ def showdown(args):
     print(result.summary())
 
 
-# name -> (function, default length, default epochs, what --length and --epochs mean)
+# name -> (function, --length default and range, --epochs default and range, what --length and --epochs mean)
 DEMOS = {
-    "amnesia": (amnesia, 20, 10, "letters per string", "training epochs"),
-    "deep-dive": (deep_dive, None, 15, "words of the sentence (default: all)", "training epochs"),
-    "training": (training, 11, 60, "tokens per target sentence", "training epochs"),
-    "race": (race, 1000, 5, "words in the document", "timed runs per way (the median counts)"),
-    "showdown": (showdown, 15, 20, "words to generate", "training epochs"),
+    "amnesia": (amnesia, 20, (MIN_LENGTH, MAX_LENGTH), 10, (1, MAX_EPOCHS), "letters per string", "training epochs"),
+    "deep-dive": (deep_dive, None, (1, len(learning.tokenize(learning.DECK_SENTENCE))), 15, (1, MAX_EPOCHS),
+                  "words of the deck's sentence to read (default: all of them)", "training epochs"),
+    "training": (training, 11, (2, learning.MAX_TOKENS - 1), 60, (1, MAX_EPOCHS), "tokens per target sentence",
+                 "training epochs"),
+    "race": (race, 1000, (1, speed.MAX_WORDS), 5, (1, 100), "words in the document",
+             "timed runs per way (their median counts)"),
+    "showdown": (showdown, 15, (1, 1000), 20, (1, MAX_EPOCHS), "words to generate", "training epochs"),
 }
+DEVICES = {"race": ("cpu", "cuda")}  # demos that run on fewer devices than cpu, cuda and mps
+
+
+def check_args(args):
+    """Raise ValueError naming the option (--length, --epochs, --seed, --device) whose value is out of range,
+    before any demo prints a line."""
+    _, _, lengths, _, epochs, _, _ = DEMOS[args.demo]
+    if args.length is not None:
+        check_int("--length", args.length, *lengths)
+    check_int("--epochs", args.epochs, *epochs)
+    check_int("--seed", args.seed, 0, 2**31 - 1)
+    allowed = DEVICES.get(args.demo, ("cpu", "cuda", "mps"))
+    if args.device is not None and args.device.split(":")[0] not in allowed:
+        raise ValueError(f"--device must be one of {list(allowed)} for {args.demo} (or left out), got {args.device!r}")
+    try:
+        pick_device(args.device)
+    except ValueError as err:
+        raise ValueError(f"--{err}") from None
 
 
 def parser():
     """The command line: one sub-command per demo, each with --length --epochs --seed --device."""
     p = argparse.ArgumentParser(prog="python -m helpers", description=__doc__)
     sub = p.add_subparsers(dest="demo", required=True, metavar="DEMO")
-    for name, (fn, length, epochs, length_help, epochs_help) in DEMOS.items():
+    for name, (fn, length, lengths, epochs, epoch_range, length_help, epochs_help) in DEMOS.items():
         d = sub.add_parser(name, help=fn.__doc__, description=fn.__doc__)
-        d.add_argument("--length", type=int, default=length, help=f"{length_help} (default {length})")
-        d.add_argument("--epochs", type=int, default=epochs, help=f"{epochs_help} (default {epochs})")
-        d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-        d.add_argument("--device", default=None, help="cpu, cuda or mps (default: the GPU if any, else cpu)")
+        shown = "" if length is None else f"; default {length}"
+        d.add_argument("--length", type=int, default=length, help=f"{length_help}: {lengths[0]} to {lengths[1]}{shown}")
+        d.add_argument("--epochs", type=int, default=epochs,
+                       help=f"{epochs_help}: {epoch_range[0]} to {epoch_range[1]}; default {epochs}")
+        d.add_argument("--seed", type=int, default=0, help="random seed: 0 to 2147483647; default 0")
+        devices = " or ".join(DEVICES.get(name, ("cpu", "cuda", "mps")))
+        d.add_argument("--device", default=None,
+                       help=f"{devices}; default: cuda when there is a GPU, else cpu (mps only when asked)")
         if name == "showdown":
             d.add_argument("--prompt", default="We propose a", help="the words to start from")
             d.add_argument("--temperature", type=float, default=0.0, help="0 = always the likeliest word")
@@ -101,6 +122,7 @@ def main(argv=None):
     p = parser()
     args = p.parse_args(argv)
     try:
+        check_args(args)
         DEMOS[args.demo][0](args)
     except ValueError as err:
         p.exit(2, f"{p.prog} {args.demo}: error: {err}\n")

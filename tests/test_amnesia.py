@@ -75,8 +75,8 @@ def test_same_seed_same_result():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"length": 1}, "length must be an integer from 2 to 1024"),
-    ({"length": 1025}, "length must be an integer from 2 to 1024"),
+    ({"length": 1}, "length must be an integer from 3 to 1024"),
+    ({"length": 1025}, "length must be an integer from 3 to 1024"),
     ({"epochs": 0}, "epochs must be an integer from 1 to 1000"),
     ({"seed": -1}, "seed must be an integer"),
     ({"device": "tpu"}, "device must be one of"),

@@ -42,11 +42,11 @@ def test_showdown(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["amnesia", "--length", "1"], "length must be an integer from 2 to 1024"),
-    (["amnesia", "--epochs", "0"], "epochs must be an integer from 1 to 1000"),
+    (["amnesia", "--length", "2"], "--length must be an integer from 3 to 1024, got 2"),
+    (["amnesia", "--epochs", "0"], "--epochs must be an integer from 1 to 1000"),
     (["amnesia", "--device", "tpu"], "device must be one of"),
     (["showdown", "--prompt", "We propose quantum", "--epochs", "1"], "unknown words"),
-    (["race", "--device", "mps"], "device must be cpu or cuda"),
+    (["race", "--device", "mps"], "--device must be one of ['cpu', 'cuda'] for race"),
 ])
 def test_bad_values_give_a_clear_error(argv, message):
     proc = subprocess.run([sys.executable, "-m", "helpers", *argv], capture_output=True, text=True, timeout=120)

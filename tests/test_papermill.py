@@ -5,6 +5,7 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
+import torch
 
 import helpers
 
@@ -38,7 +39,29 @@ def test_notebook_04_at_another_length(tmp_path):
     assert "Length 20, 7 epochs at most" not in text
 
 
-def test_a_parameter_out_of_range_is_a_clear_error(tmp_path):
-    with pytest.raises(papermill.PapermillExecutionError, match="length must be an integer from 2 to 200, got 500"):
-        papermill.execute_notebook(str(NOTEBOOKS[3]), str(tmp_path / "bad.ipynb"), parameters={"LENGTH": 500},
+@pytest.mark.parametrize("parameters, message", [
+    ({"LENGTH": 500}, "LENGTH must be an integer from 3 to 200, got 500"),
+    ({"LENGTH": 2}, "LENGTH must be an integer from 3 to 200, got 2"),  # offered once, never trainable
+    ({"EPOCHS": 0}, "EPOCHS must be an integer from 1 to 50, got 0"),
+    ({"DEVICE": "cuda" if not torch.cuda.is_available() else "tpu"}, "DEVICE: device"),
+])
+def test_a_bad_parameter_stops_the_notebook_in_the_cell_that_checks_it(tmp_path, parameters, message):
+    out = tmp_path / "bad.ipynb"
+    with pytest.raises(papermill.PapermillExecutionError, match=message) as caught:
+        papermill.execute_notebook(str(NOTEBOOKS[3]), str(out), parameters=parameters,
                                    cwd=str(ROOT / "notebooks"), kernel_name="python3", progress_bar=False)
+    assert caught.value.ename == "ValueError"
+    failed = next(c for c in nbformat.read(out, as_version=4).cells
+                  if any(o.get("output_type") == "error" for o in c.get("outputs", [])))
+    assert "check-parameters" in failed.metadata.get("tags", [])  # stopped right after the parameters, nowhere later
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_checks_its_parameters_against_its_panel(path):
+    """The check cell follows the parameters (papermill puts its values between them) and the panel uses its ranges."""
+    cells = nbformat.read(path, as_version=4).cells
+    index = next(i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
+    check = next(c for c in cells[index + 1:] if c.cell_type == "code")
+    assert "check-parameters" in check.metadata.get("tags", []) and "helpers.check_parameters(" in check.source
+    code = "\n".join(c.source for c in cells if c.cell_type == "code")
+    assert "length=(*LENGTHS, LENGTH)" in code and "epochs=(*EPOCH_RANGE, EPOCHS)" in code

@@ -13,7 +13,7 @@ def test_answer_is_the_first_letter_and_data_is_seeded():
     assert not torch.equal(a.test_x, FirstLetterRecall(RecallConfig(length=7, seed=4)).test_x)
 
 
-@pytest.mark.parametrize("length", [2, 3, 20])
+@pytest.mark.parametrize("length", [3, 4, 20])
 def test_held_out_strings_never_appear_in_training(length):
     task = FirstLetterRecall(RecallConfig(length=length, n_train=500, n_test=100))
     train = {tuple(r) for r in task.train_x.tolist()}
@@ -34,19 +34,19 @@ def test_encode_decode():
         helpers.encode("K1")
 
 
-@pytest.mark.parametrize("length", [1, 0, 1025, 2.5, "20"])
+@pytest.mark.parametrize("length", [2, 1, 0, 1025, 2.5, "20"])
 def test_bad_length(length):
-    with pytest.raises(ValueError, match="length must be an integer from 2 to 1024"):
+    with pytest.raises(ValueError, match="length must be an integer from 3 to 1024"):
         FirstLetterRecall(RecallConfig(length=length))
 
 
 def test_fresh_training_draws_new_strings_and_never_a_held_out_one():
-    task = FirstLetterRecall(RecallConfig(length=2, n_train=256, n_test=400, fresh=True))  # 676 strings in all
+    task = FirstLetterRecall(RecallConfig(length=3, n_train=256, n_test=12_000, fresh=True))  # 17,576 strings in all
     held_out = {tuple(r) for r in task.test_x.tolist()}
-    plain = torch.randint(0, 26, (5000, 2), generator=torch.Generator().manual_seed(0))
-    assert sum(tuple(r) in held_out for r in plain.tolist()) > 1000  # without the rule most draws would hit
+    plain = torch.randint(0, 26, (5000, 3), generator=torch.Generator().manual_seed(0))
+    assert sum(tuple(r) in held_out for r in plain.tolist()) > 2500  # without the rule most draws would hit
     epoch = list(task.batches(torch.Generator().manual_seed(0)))
-    assert len(epoch) == 256 // 64 and all(x.shape == (64, 2) and torch.equal(y, x[:, 0]) for x, y in epoch)
+    assert len(epoch) == 256 // 64 and all(x.shape == (64, 3) and torch.equal(y, x[:, 0]) for x, y in epoch)
     assert not any(tuple(r) in held_out for x, _ in epoch for r in x.tolist())
     again = list(task.batches(torch.Generator().manual_seed(0)))
     other = list(task.batches(torch.Generator().manual_seed(1)))

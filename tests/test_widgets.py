@@ -1,21 +1,29 @@
+import html
+import threading
 import time
 
 import matplotlib.pyplot as plt
 import pytest
+import torch
 
 import helpers
 from helpers.core.train import checkpoint
 
 
-def fake_experiment(calls, seconds=0.0):
-    """An experiment that takes `seconds` in small steps a Stop can end, and refuses length 13."""
+def fake_experiment(calls, seconds=0.0, started=None, finished=None):
+    """An experiment that takes `seconds` in small steps a Stop can end, and refuses length 13; `started` (an
+    Event) is set once it runs, `finished` (a list) gets the values of every run that went to its end."""
     def run(length, epochs):
         calls.append((length, epochs))
+        if started is not None:
+            started.set()
         if length == 13:
             raise ValueError("length 13 is unlucky")
         for _ in range(round(seconds / 0.01)):
             checkpoint()
             time.sleep(0.01)
+        if finished is not None:
+            finished.append((length, epochs))
         return {"length": length, "epochs": epochs}
     return run
 
@@ -34,6 +42,7 @@ def test_panel_runs_at_once_and_on_every_change():
     panel.button.click()
     panel.wait()
     assert calls[-1] == (30, 2) and panel.runs == 3 and panel.button.description == "Run"
+    assert panel.stop_button.disabled  # Stop is live only while a run is going
 
 
 def test_panel_refuses_bad_values_and_stays_usable():
@@ -66,53 +75,71 @@ def test_a_starting_value_out_of_range_is_refused_not_clipped():
 def test_a_burst_of_changes_costs_one_run_with_the_last_values():
     calls = []
     panel = helpers.Panel(fake_experiment(calls, seconds=1.0), describe, length=(2, 50, 10), epochs=(1, 5, 2))
-    start = time.perf_counter()
     for length in range(11, 18):  # seven arrow-key nudges, 50 ms apart
         panel.length.value = length
         time.sleep(0.05)
     panel.wait()
-    assert calls[1:] == [(17, 2)] and panel.text == "length 17, epochs 2"
-    assert time.perf_counter() - start < 2.5  # the nudges, the settling time and one run of 1 s
+    assert calls[1:] == [(17, 2)] and panel.text == "length 17, epochs 2"  # one run, with the last values
 
 
 def test_changes_during_a_run_end_it_and_the_latest_values_run_once():
-    calls = []
-    panel = helpers.Panel(fake_experiment(calls, seconds=2.0), describe, length=(2, 50, 10), epochs=(1, 5, 2))
-    start = time.perf_counter()
+    calls, finished = [], []
+    panel = helpers.Panel(fake_experiment(calls), describe, length=(2, 50, 10), epochs=(1, 5, 2))
     for length in (20, 30, 40):  # each one arrives while the run before it is going
+        started = threading.Event()
+        panel.run_fn = fake_experiment(calls, seconds=30.0 if length < 40 else 0.2, started=started, finished=finished)
         panel.length.value = length
-        time.sleep(0.6)
+        assert started.wait(10)
     panel.wait()
-    seconds = time.perf_counter() - start
     assert calls[1:] == [(20, 2), (30, 2), (40, 2)] and panel.text == "length 40, epochs 2" and panel.runs == 2
-    assert seconds < 4.5  # 1.2 s of changes, then one whole run: not three whole runs (6 s)
+    assert finished == [(40, 2)]  # the superseded runs ended at their next step, not after their 30 s
 
 
 def test_stop_ends_the_run_at_once_and_keeps_the_last_result():
-    calls = []
+    calls, finished, started = [], [], threading.Event()
     panel = helpers.Panel(fake_experiment(calls), describe, length=(2, 50, 10), epochs=(1, 5, 2))
-    panel.run_fn = fake_experiment(calls, seconds=30.0)
+    panel.run_fn = fake_experiment(calls, seconds=30.0, started=started, finished=finished)
     panel.length.value = 25
-    time.sleep(0.8)
-    assert panel.running and panel.button.description == "Stop" and calls[-1] == (25, 2)
-    start = time.perf_counter()
-    panel.button.click()  # the button says Stop: this is Stop
+    assert started.wait(10)
+    assert panel.running and not panel.stop_button.disabled and calls[-1] == (25, 2)
+    panel.stop_button.click()
     panel.wait()
-    assert time.perf_counter() - start < 0.5
+    assert finished == []  # ended at its next step, not after 30 s
     assert panel.last_message == "stopped before anything could be shown: the previous result is kept"
-    assert panel.text == "length 10, epochs 2" and panel.button.description == "Run" and not panel.running
+    assert panel.text == "length 10, epochs 2"
+    assert panel.stop_button.disabled and not panel.running
 
 
-def test_figures_drawn_in_a_run_become_the_panels_pngs_and_are_closed():
+def test_run_pressed_after_a_slider_move_never_stops_that_run():
+    """Move a slider, then press Run (what a user does): the run the move started goes on to its end."""
+    calls, finished, started = [], [], threading.Event()
+    panel = helpers.Panel(fake_experiment(calls), describe, length=(2, 50, 10), epochs=(1, 5, 2))
+    panel.run_fn = fake_experiment(calls, seconds=1.0, started=started, finished=finished)
+    messages = []
+    panel.message.observe(lambda change: messages.append(change["new"]), "value")
+    panel.length.value = 41
+    panel.button.click()  # during the settling time: the run is asked for already
+    assert started.wait(10)
+    panel.button.click()  # while it runs, with the same values
+    panel.wait()
+    assert calls[1:] == [(41, 2)] and finished == [(41, 2)] and panel.text == "length 41, epochs 2"
+    assert sum("already running with these values" in m for m in messages) == 2
+    assert panel.last_message.startswith("done in")
+
+
+def test_figures_drawn_in_a_run_become_the_panels_pngs_and_never_enter_pyplot():
     def show(result):
-        plt.plot([1, 2, 3])
-        plt.show()  # in a panel's run this is collected, not sent to whichever cell is current
-        plt.figure()
-        plt.plot([3, 2, 1])  # left open: collected too
+        fig, ax = helpers.subplots(figsize=(3, 2))
+        ax.plot([1, 2, 3])
+        helpers.show()  # in a panel's run this does nothing: the panel shows what was collected
+        _, ax = helpers.subplots()
+        ax.plot([3, 2, 1])
         return "two figures"
     plt.close("all")
+    mine = plt.figure()  # a figure of the student's own, open in pyplot
     panel = helpers.Panel(fake_experiment([]), show, length=(2, 50, 10), epochs=(1, 5, 2))
-    assert len(panel.figures) == 2 and plt.get_fignums() == []
+    assert len(panel.figures) == 2 and plt.get_fignums() == [mine.number]  # theirs untouched, the panel's never in
+    plt.close("all")
     assert [o["data"]["image/png"] for o in panel.out.outputs] == panel.figures
     assert all(png.startswith("iVBORw0KGgo") for png in panel.figures)  # base64 of the PNG signature
     assert '<img src="data:image/png;base64,' in panel._repr_mimebundle_()["text/html"]
@@ -133,7 +160,7 @@ def test_a_failing_experiment_says_so_in_the_panel_and_the_panel_stays_usable():
 
 
 def test_amnesia_panel_shows_a_real_result_and_reruns():
-    panel = helpers.amnesia_panel(length=(2, 30, 4), epochs=(1, 5, 1))
+    panel = helpers.amnesia_panel(length=(3, 30, 4), epochs=(1, 5, 1))
     first = panel.text
     assert first.startswith("Length 4, 1 epochs at most") and "Transformer:          answers" in first
     panel.length.value = 6
@@ -144,21 +171,25 @@ def test_amnesia_panel_shows_a_real_result_and_reruns():
 
 def test_amnesia_panel_draws_what_its_show_draws():
     from helpers.view.figures import show_verdicts
-    curves = helpers.amnesia_panel(length=(2, 30, 4), epochs=(1, 5, 1))
-    verdicts = helpers.amnesia_panel(length=(2, 30, 4), epochs=(1, 5, 1), show=show_verdicts)
+    curves = helpers.amnesia_panel(length=(3, 30, 4), epochs=(1, 5, 1))
+    verdicts = helpers.amnesia_panel(length=(3, 30, 4), epochs=(1, 5, 1), show=show_verdicts)
     assert len(curves.figures) == 2 and len(verdicts.figures) == 1  # curves + attention; one bar chart
     assert verdicts.text == curves.text == curves.result.summary()  # the same run, the same summary
     assert verdicts.figures[0] != curves.figures[0]
 
 
 def test_a_stopped_amnesia_run_shows_what_the_models_learned():
-    panel = helpers.amnesia_panel(length=(2, 60, 30), epochs=(1, 50, 1))
+    panel = helpers.amnesia_panel(length=(3, 60, 30), epochs=(1, 50, 1))
+    messages, trained = [], threading.Event()
+    panel.message.observe(lambda change: messages.append(html.unescape(change["new"])), "value")
+    report = panel._progress
+    panel._progress = lambda name, epoch, epochs: (report(name, epoch, epochs), epoch >= 1 and trained.set())
     panel.epochs.value = 50  # the recurrent models would train for about a minute
-    time.sleep(2.5)
-    start = time.perf_counter()
+    assert trained.wait(120)
     panel.stop()
     panel.wait()
-    assert time.perf_counter() - start < 2.0
+    said = [m for m in messages if "stopped after" in m]
+    assert "shown below as soon as it is drawn" in said[0]  # said before the figures are drawn
     assert panel.last_message.startswith("stopped after") and panel.result.epochs == 50
     lstm = next(line for line in panel.text.splitlines() if line.startswith("LSTM: "))
     assert "stopped after" in lstm and "of 50 epochs" in lstm
@@ -198,8 +229,50 @@ def test_a_failing_estimate_is_said_in_the_panel_and_the_next_run_works():
     assert panel.text == "length 8, epochs 2"
 
 
-def test_estimate_seconds_grows_with_the_work():
-    short, long = helpers.estimate_seconds(20, 1), helpers.estimate_seconds(20, 40)
-    assert 0 < short < long and long / short == pytest.approx(40, rel=0.5)
-    with pytest.raises(ValueError, match="length must be an integer from 2"):
-        helpers.estimate_seconds(1, 1)
+def test_estimate_seconds_grows_with_the_work_and_times_only_short_steps():
+    timed = []
+
+    def timer(variant, length, size):
+        timed.append(length)
+        return 0.01
+    one, forty = helpers.estimate_seconds(20, 1, timer=timer), helpers.estimate_seconds(20, 40, timer=timer)
+    steps = lambda epochs: epochs * 2048 // 64 + (epochs + 1) * (512 // 64) // 3  # noqa: E731 -- evaluations a third
+    assert (one, forty) == (pytest.approx(0.01 * steps(1)), pytest.approx(0.01 * steps(40)))  # a step per step
+    from helpers.lessons.amnesia import ESTIMATE_LENGTH, step_seconds
+    timed.clear()
+    longest = helpers.estimate_seconds(1024, 1000, timer=lambda v, n, s: timer(v, n, s) and step_seconds(v, n, s))
+    assert timed == [ESTIMATE_LENGTH] * 3 and longest > 1000  # three short real steps, however long the run asked
+    recurrent, attention = (helpers.estimate_seconds(64, 1, kinds=(k,), timer=timer) for k in ("lstm", "transformer"))
+    assert attention / recurrent == pytest.approx(2)  # a recurrent step grows with n, an attention step with n²
+    with pytest.raises(ValueError, match="length must be an integer from 3"):
+        helpers.estimate_seconds(2, 1)
+
+
+def test_a_cell_run_beside_a_background_run_changes_neither_numbers_nor_figures():
+    """A cell that seeds, draws random numbers and plots with pyplot while a panel trains in the background: the
+    panel's result is the one a quiet run gives, the cell's numbers are its seed's, and each keeps its figures."""
+    panel = helpers.amnesia_panel(length=(3, 30, 5), epochs=(1, 5, 2))
+    quiet = panel.run(length=6)
+    quiet_text, quiet_figures = panel.text, len(panel.figures)
+    with helpers.seeded(123):
+        expected = torch.randn(8)
+    plt.close("all")
+    panel.length.value = 5
+    panel.wait()
+    panel.length.value = 6  # the same run as `quiet`, now in the background
+    mine, draws = [], 0
+    while panel.running or draws == 0:
+        with helpers.seeded(123):
+            assert torch.equal(torch.randn(8), expected)  # the cell's own seed gives the cell's own numbers
+            helpers.build_model("transformer", helpers.ModelConfig(d_model=16))  # and builds a model meanwhile
+        if draws < 5:
+            fig = plt.figure()
+            plt.plot([draws, draws + 1])
+            mine.append(fig.number)
+        draws += 1
+        time.sleep(0.01)
+    panel.wait()
+    assert panel.text == quiet_text and panel.result.accuracy == quiet.accuracy  # the background run's numbers
+    assert len(panel.figures) == quiet_figures == 2  # the panel took none of the cell's figures
+    assert plt.get_fignums() == mine  # and the cell's figures are all its own, none closed or added
+    plt.close("all")

@@ -13,3 +13,18 @@ def check_choice(name, value, choices):
     if value not in choices:
         raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
     return value
+
+
+def check_parameters(length, epochs, seed, device, lengths, epoch_range):
+    """The notebook's parameters cell checked where it stands: a ValueError naming LENGTH, EPOCHS, SEED or DEVICE
+    and its range, before any cell uses them (papermill stops there); returns them (notebook 01)."""
+    check_int("LENGTH", length, *lengths)
+    check_int("EPOCHS", epochs, *epoch_range)
+    check_int("SEED", seed, 0, 2**31 - 1)
+    if device is not None:
+        from .timing import pick_device
+        try:
+            pick_device(device)
+        except ValueError as err:
+            raise ValueError(f"DEVICE: {err}") from None
+    return length, epochs, seed, device

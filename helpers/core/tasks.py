@@ -10,6 +10,7 @@ from .checks import check_choice, check_int
 
 LETTERS = string.ascii_uppercase  # the 26 symbols of the recall task
 MAX_LENGTH = 1024                 # longest string the course's models accept
+MIN_LENGTH = 3                    # shortest recall string: at 2 there are only 676 strings, too few to hold out 512
 
 
 def encode(text):
@@ -23,7 +24,11 @@ def encode(text):
 
 def decode(ids):
     """tensor([10, 13, 12]) -> 'K N M', spaced the way the deck prints strings (notebook 01)."""
-    return " ".join(LETTERS[i] for i in ids.tolist())
+    values = torch.as_tensor(ids).flatten().tolist()
+    bad = [i for i in values if not (isinstance(i, int) and 0 <= i < len(LETTERS))]
+    if bad:
+        raise ValueError(f"ids must be letter numbers from 0 to {len(LETTERS) - 1}, got {bad[0]!r}")
+    return " ".join(LETTERS[i] for i in values)
 
 
 def batches(x, y, batch_size, gen):
@@ -56,6 +61,11 @@ class RecallConfig:
     fresh: bool = False    # train on new strings at every step (never a held-out one), n_train of them per epoch
     position: int = 1      # the letter to answer: 1 = the first (the amnesia test), -3 = the third from the end
 
+    def __post_init__(self):
+        check_int("length", self.length, MIN_LENGTH, MAX_LENGTH)
+        check_int("batch_size", self.batch_size, 1, 4096)
+        check_int("seed", self.seed, 0, 2**63 - 1)
+
 
 class FirstLetterRecall:
     """Read a random string, answer its FIRST letter: the deck's amnesia test as a dataset (notebook 01).
@@ -64,7 +74,7 @@ class FirstLetterRecall:
     n_classes = len(LETTERS)
 
     def __init__(self, cfg=RecallConfig()):
-        check_int("length", cfg.length, 2, MAX_LENGTH)
+        check_int("length", cfg.length, MIN_LENGTH, MAX_LENGTH)
         check_int("n_train", cfg.n_train, 1, 1_000_000)
         check_int("n_test", cfg.n_test, 1, 100_000)
         if not (1 <= cfg.position <= cfg.length or -cfg.length <= cfg.position <= -1):

@@ -1,5 +1,6 @@
 """Devices and timing: pick where to run, and time the same work on the CPU and the GPU side by side."""
 import statistics
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,11 +20,21 @@ THREADS = 1
 SIDE_BY_SIDE = 3
 
 
+def main_thread_only(what):
+    """Raise RuntimeError unless called from the main thread: `what` changes a setting of the whole process,
+    which a panel's background run must not do under a cell that runs meanwhile (notebook 06)."""
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError(f"{what} changes a setting of the whole process: call it in a cell, not in a panel's "
+                           "background run")
+
+
 @contextmanager
 def threads(n):
-    """torch's CPU threads set to `n` inside the block and restored after it (helpers.benchmark, notebook 06)."""
+    """torch's CPU threads set to `n` inside the block and restored after it; main thread only, as it is a setting
+    of the whole process (helpers.benchmark, notebooks 06, 11)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a whole number of threads, at least 1, got {n!r}")
+    main_thread_only("threads()")
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:

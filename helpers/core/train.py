@@ -61,20 +61,28 @@ class Stopped(Exception):
 
 
 _CONTROL = contextvars.ContextVar("control", default=None)
-_interrupted = 0  # trainings that a Stop or Ctrl-C cut short, so far
-_interrupted_lock = threading.Lock()
+_RUNS = contextvars.ContextVar("cached_runs", default=())  # the cache_finished calls this thread is inside
 
 
-def _count_interruption():
-    """Note one training cut short (cache_finished keeps no result made while one was)."""
-    global _interrupted
-    with _interrupted_lock:
-        _interrupted += 1
+class _Run:
+    """One call of a cache_finished function: `cut` turns True when any training inside it is cut short."""
+
+    def __init__(self):
+        self.cut = False
+
+
+def mark_cut():
+    """Note that the training going now was cut short (a Stop, a superseding change, Ctrl-C): no cache_finished
+    call around it keeps its result (notebook 01)."""
+    for run in _RUNS.get():
+        run.cut = True
 
 
 def cache_finished(maxsize=16):
-    """functools.lru_cache for a function that trains: a result that a Stop or Ctrl-C cut short is returned but
-    not kept, so asking for the same values again trains again (notebooks 02, 03, 05-08, 13)."""
+    """functools.lru_cache for a function that trains: a result that a Stop, a superseding change or Ctrl-C cut
+    short is returned but not kept, so asking for the same values again trains again. The decision belongs to the
+    call: it is cut when a training inside it was, or when its run's Control says stop by the time it returns, in
+    this thread or in the workers it started (notebooks 02, 03, 05-08, 10-13)."""
     def decorate(fn):
         store, lock = OrderedDict(), threading.Lock()
 
@@ -85,15 +93,21 @@ def cache_finished(maxsize=16):
                 if key in store:
                     store.move_to_end(key)
                     return store[key]
-            before = _interrupted
-            result = fn(*args, **kwargs)
-            if _interrupted == before:
+            run = _Run()
+            token = _RUNS.set(_RUNS.get() + (run,))
+            try:
+                result = fn(*args, **kwargs)
+            finally:
+                _RUNS.reset(token)
+            control = _CONTROL.get()
+            if not run.cut and not (control is not None and control.stop.is_set()):
                 with lock:
                     store[key] = result
                     if maxsize is not None and len(store) > maxsize:
                         store.popitem(last=False)  # the least recently used
             return result
         cached.cache_clear = store.clear
+        cached.cache_len = lambda: len(store)
         return cached
     return decorate
 
@@ -112,24 +126,29 @@ def checkpoint():
     """Raise Stopped if the Control of the run this thread is in says stop: where a long loop may end (notebook 01)."""
     control = _CONTROL.get()
     if control is not None and control.stop.is_set():
+        mark_cut()
         raise Stopped
-
-
-def seed_everything(seed):
-    """Seed torch's global generator (weights, dropout); returns a generator for data order (notebook 01)."""
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
 
 
 _SEED_LOCK = threading.RLock()
 
 
-@contextmanager
-def seeded(seed):
-    """seed_everything(seed) for the block, one thread at a time: build a model inside it when several train
-    side by side, so that no other thread reseeds torch's global generator halfway through (notebook 02)."""
+def seed_everything(seed):
+    """Seed torch's global generator (weights, dropout); returns a generator for data order. Building a model
+    right after it is safe only in the foreground with no panel running: use seeded() (notebook 01)."""
     with _SEED_LOCK:
-        yield seed_everything(seed)
+        torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+@contextmanager
+def seeded(seed=None):
+    """seed_everything(seed) for the block, one thread at a time: every draw from torch's global generator in
+    the block (building a model, torch.randn) comes from `seed`, whatever a panel's run or another thread does
+    meanwhile, as long as they seed through here too; yields a generator for data order. With no seed the block
+    goes on from the generator's state, still one thread at a time (notebook 02)."""
+    with _SEED_LOCK:
+        yield None if seed is None else seed_everything(seed)
 
 
 def side_by_side(fn, items, workers=SIDE_BY_SIDE):
@@ -192,8 +211,7 @@ def train(model, task, cfg=TrainConfig(), callback=None):
     """
     check_train_config(cfg)
     device = pick_device(cfg.device)
-    with _SEED_LOCK:  # no model is built from a half-reseeded generator in another thread
-        gen = seed_everything(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)  # the batch order; the weights were seeded where they were built
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     hist = History()
@@ -227,7 +245,7 @@ def train(model, task, cfg=TrainConfig(), callback=None):
             bar.set_postfix(loss=f"{hist.train_loss[-1]:.3f}", test_acc=f"{hist.test_acc[-1]:.2f}")
     except (KeyboardInterrupt, Stopped):
         hist.interrupted = True
-        _count_interruption()
+        mark_cut()
     finally:
         bar.close()
         model.eval()
@@ -252,7 +270,7 @@ def train_kinds(build, kinds, task, cfg=TrainConfig(), callback=None, workers=1)
         hook = None if callback is None else (lambda epoch, m: callback(kind, epoch, m))
         try:
             hist = train(models[kind], task, cfg, callback=hook)
-        except Stopped:
+        except Stopped:  # checkpoint() has marked the run cut: nothing cached keeps this result
             return None  # a Stop came before this kind began: it is left out
         return models[kind].cpu().eval(), hist
 
@@ -265,8 +283,8 @@ def time_training_step(build, task, batch, what, repeats=5):
     on the CPU and on the GPU side by side (helpers.time_devices). Introduced in notebook 01."""
 
     def make_work(device):
-        seed_everything(0)
-        model = build().to(device)
+        with seeded(0):
+            model = build().to(device)
         opt = torch.optim.Adam(model.parameters())
         x, y = (t.to(device) for t in batch)
 

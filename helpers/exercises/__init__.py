@@ -9,6 +9,7 @@ hints, in order). check never raises at the student: whatever the function does 
 """
 
 import numbers
+import threading
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable
@@ -156,6 +157,8 @@ def _first_line(e):
 
 def diagnose(ex, fn, trials=TRIALS):
     """Run fn against the reference on `trials` random inputs -> (DONE / NOT_DONE / WRONG, tamil, english)."""
+    if threading.current_thread() is not threading.main_thread():
+        return _diagnose(ex, fn, trials)  # catch_warnings changes the whole process: never from a background run
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a warning would land in the cell's output (stderr), beside the one line
         return _diagnose(ex, fn, trials)
@@ -204,8 +207,21 @@ def _exercise(fn, name):
 
 
 def check(fn, name=None, quiet=False):
-    """Check fn against the exercise `name` (fn's own name by default): print one line, return True when it passes."""
-    ex = _exercise(fn, name)
+    """Check fn against the exercise `name` (fn's own name by default): print one line, return True when it passes.
+    Never raises: something that is not a function, or a name no exercise has, is said in that line."""
+    try:
+        ex = _exercise(fn, name)
+    except ValueError:
+        if not callable(fn):
+            ta, en = (f"check-க்கு ஒரு function தேவை, கிடைத்தது {type(fn).__name__}",
+                      f"check needs a function, got {type(fn).__name__}")
+        else:
+            shown = name if name is not None else getattr(fn, "__name__", "?")
+            ta, en = (f"'{shown}' என்ற பெயரில் exercise இல்லை: exercise-இன் பெயரிலேயே function-ஐ எழுதுங்கள், அல்லது name= கொடுங்கள்",
+                      f"no exercise is named '{shown}': define the function under the exercise's name, or pass name=")
+        if not quiet:
+            print(line("check", ta, en, mark="✗"))
+        return False
     try:
         verdict, ta, en = diagnose(ex, fn)
     except Exception as e:  # noqa: BLE001 -- an answer so odd that comparing it failed: still one line

@@ -11,10 +11,10 @@ import torch.nn.functional as F
 
 from ..core.checks import check_int
 from ..core.models import ModelConfig, build_model
-from ..core.tasks import MAX_LENGTH, FirstLetterRecall, RecallConfig, decode
+from ..core.tasks import MAX_LENGTH, MIN_LENGTH, FirstLetterRecall, RecallConfig, decode
 from ..core.paths import REFERENCE_DIR
 from ..core.timing import NO_GPU, SIDE_BY_SIDE, pick_device
-from ..core.train import (MAX_EPOCHS, TrainConfig, cache_finished, evaluate, seed_everything, time_training_step,
+from ..core.train import (MAX_EPOCHS, TrainConfig, cache_finished, evaluate, seeded, time_training_step,
                           train_kinds)
 
 KINDS = ("rnn", "lstm", "transformer")
@@ -70,7 +70,7 @@ class AmnesiaResult:
     string: str                                      # an unseen test string, spaced: 'K N M ...'
     answer: str                                      # its first letter
     predictions: dict = field(default_factory=dict)  # kind -> the model's answer for `string`
-    accuracy: dict = field(default_factory=dict)     # kind -> held-out accuracy after training
+    accuracy: dict = field(default_factory=dict)     # kind -> held-out accuracy after its last finished epoch
     history: dict = field(default_factory=dict)      # kind -> History (loss and accuracy per epoch)
     seconds: dict = field(default_factory=dict)      # kind -> training time in seconds
     params: dict = field(default_factory=dict)       # kind -> parameter count
@@ -115,9 +115,11 @@ def amnesia_test(length=20, epochs=EPOCHS, seed=0, device=None, kinds=CONTESTANT
     """Train each contestant (VARIANTS names) on first-letter recall at `length` (a model stops once it reaches
     `target` held-out accuracy; None trains every epoch), then ask it an unseen string. Training strings are new
     at every step (`fresh`); sizes as contestant_config(size=), or `model_cfg` for all (notebooks 01, 04)."""
-    check_int("length", length, 2, MAX_LENGTH)
+    check_int("length", length, MIN_LENGTH, MAX_LENGTH)
     check_int("epochs", epochs, 1, MAX_EPOCHS)
     check_int("seed", seed, 0, 2**31 - 1)
+    if isinstance(kinds, str) or not isinstance(kinds, (tuple, list)) or not kinds:
+        raise ValueError(f"kinds must be a non-empty tuple of names from {list(VARIANTS)}, e.g. ('lstm',), got {kinds!r}")
     for variant in kinds:
         if variant not in VARIANTS:
             raise ValueError(f"kinds must be drawn from {list(VARIANTS)}, got {variant!r}")
@@ -140,7 +142,7 @@ def amnesia_test(length=20, epochs=EPOCHS, seed=0, device=None, kinds=CONTESTANT
             else:
                 logits = model(probe)
         result.predictions[v] = decode(task.answer_logits(logits).argmax(-1))
-        result.accuracy[v] = evaluate(model, task)[1] if hist.interrupted else hist.test_acc[-1]
+        result.accuracy[v] = hist.test_acc[-1]  # after the last finished epoch (a Stop does not wait for another pass)
         result.history[v] = hist
         result.seconds[v] = hist.seconds
         result.solved[v] = hist.solved_epoch
@@ -149,35 +151,54 @@ def amnesia_test(length=20, epochs=EPOCHS, seed=0, device=None, kinds=CONTESTANT
     return result
 
 
-def estimate_seconds(length=20, epochs=EPOCHS, kinds=CONTESTANTS, size="width", side_by_side=SIDE_BY_SIDE):
+ESTIMATE_LENGTH = 32  # estimate_seconds times one step at this length at most, and scales it up
+
+
+def step_seconds(variant, length, size="width"):
+    """Seconds of one training step (forward, backward, Adam) of `variant` at `length`, after one warm-up step: what
+    estimate_seconds scales (notebook 04)."""
+    cfg = RecallConfig(length=length)
+    x = torch.randint(0, 26, (cfg.batch_size, length), generator=torch.Generator().manual_seed(0))  # (B, T)
+    with torch.device("meta"):  # a model like the contestant's, with no draw from torch's global generator
+        model = build_model(VARIANTS[variant][0], contestant_config(variant, length, size))
+    model = model.to_empty(device="cpu")
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.1, generator=torch.Generator().manual_seed(0))
+    opt = torch.optim.Adam(model.parameters())
+    times = []
+    for _ in range(2):  # the first step warms up, the second is timed
+        start = time.perf_counter()
+        loss = FirstLetterRecall.loss(model(x), x[:, 0])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - start)
+    return times[-1]
+
+
+def estimate_seconds(length=20, epochs=EPOCHS, kinds=CONTESTANTS, size="width", side_by_side=SIDE_BY_SIDE,
+                     timer=step_seconds):
     """About how long amnesia_test would take on this machine, at most (a model that solves the task stops
-    earlier): one timed training step per contestant, times the steps, shared over the side-by-side workers.
-    A panel shows it when a run will be long (notebook 04)."""
-    check_int("length", length, 2, MAX_LENGTH)
+    earlier): one timed training step per contestant at length min(length, ESTIMATE_LENGTH), scaled to `length`
+    (a recurrent step in proportion, attention's as the square: on 2 cores a Transformer step at 200 took 30x the
+    one at 32, its n² terms already leading), times the steps, shared over the side-by-side workers. It costs a
+    few short steps whatever the length asked. A panel shows it when a run will be long (notebook 04)."""
+    check_int("length", length, MIN_LENGTH, MAX_LENGTH)
     check_int("epochs", epochs, 1, MAX_EPOCHS)
     cfg = RecallConfig(length=length)
-    steps = epochs * -(-cfg.n_train // cfg.batch_size) + (epochs + 1) * -(-cfg.n_test // cfg.batch_size) // 3
-    x = torch.randint(0, 26, (cfg.batch_size, length), generator=torch.Generator().manual_seed(0))  # (B, T)
+    steps = (epochs * math.ceil(cfg.n_train / cfg.batch_size)
+             + (epochs + 1) * math.ceil(cfg.n_test / cfg.batch_size) // 3)  # an evaluation batch: about a third of a step
+    short = min(length, ESTIMATE_LENGTH)
     per_model = []
-    with torch.random.fork_rng():  # the estimate leaves torch's generator as it found it
-        for variant in kinds:
-            model = build_model(VARIANTS[variant][0], contestant_config(variant, length, size))
-            opt = torch.optim.Adam(model.parameters())
-            times = []
-            for _ in range(2):  # the first step warms up, the second is timed
-                start = time.perf_counter()
-                loss = FirstLetterRecall.loss(model(x), x[:, 0])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                times.append(time.perf_counter() - start)
-            per_model.append(times[-1] * steps)  # an evaluation batch costs about a third of a training step
+    for variant in kinds:
+        scale = length / short if VARIANTS[variant][0] != "transformer" else (length / short) ** 2
+        per_model.append(timer(variant, short, size) * scale * steps)
     return max(max(per_model), sum(per_model) / min(side_by_side, len(per_model)))
 
 
 def time_recall_step(kind="transformer", length=20, batch_size=64, model_cfg=None, repeats=5):
     """Median time of one recall training step (forward, backward, Adam) on the CPU and on the GPU (notebook 01)."""
-    check_int("length", length, 2, MAX_LENGTH)
+    check_int("length", length, MIN_LENGTH, MAX_LENGTH)
     check_int("batch_size", batch_size, 1, 4096)
     if kind not in VARIANTS:
         raise ValueError(f"kind must be one of {list(VARIANTS)}, got {kind!r}")
@@ -227,8 +248,8 @@ def initial_model(variant, seed=0):
     """The untrained model that `train_variant(variant, ..., seed)` starts from (same seed, same weights).
     Introduced in notebook 05."""
     kind, bias = check_variant(variant)
-    seed_everything(seed)
-    return build_model(kind, ModelConfig(forget_bias=bias))
+    with seeded(seed):
+        return build_model(kind, ModelConfig(forget_bias=bias))
 
 
 def gradient_per_position(model, x, y):
@@ -287,7 +308,7 @@ def gradient_experiment(length=40, epochs=2, seed=0, variants=("rnn", "lstm", "t
     """Gradient per position of each variant, before and after training at `length`, on held-out strings.
     Introduced in notebook 05."""
     check_int("n_probe", n_probe, 1, RecallConfig.n_test)
-    task = FirstLetterRecall(RecallConfig(length=check_int("length", length, 2, MAX_LENGTH), seed=seed))
+    task = FirstLetterRecall(RecallConfig(length=check_int("length", length, MIN_LENGTH, MAX_LENGTH), seed=seed))
     x, y = task.test_x[:n_probe], task.test_y[:n_probe]  # (n, T), (n,)
     result = GradientResult(length, epochs, tuple(variants))
     for v in variants:
@@ -309,7 +330,7 @@ def steps_to_remember(lengths=(5, 10, 20), seeds=(0,), variants=("rnn", "lstm", 
     `max_steps` were not enough. Variants train side by side; (variant, length, seed) in `done` are skipped.
     A list of run records (notebook 05; `python -m helpers.record amnesia` keeps the long version)."""
     for length in lengths:
-        check_int("length", length, 2, MAX_LENGTH)
+        check_int("length", length, MIN_LENGTH, MAX_LENGTH)
     for v in variants:
         check_variant(v)
     check_int("max_steps", max_steps, STEPS_PER_EPOCH, 10**6)

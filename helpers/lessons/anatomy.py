@@ -15,7 +15,13 @@ import torch.nn.functional as F
 from ..core.checks import check_int
 from ..core.counting import critical_path
 from ..core.models import Block, LSTMModel, ModelConfig, MultiHeadAttention
-from ..core.timing import threads
+from ..core.timing import main_thread_only
+from ..core.train import seeded
+
+# torch's own notes on paths the counts take, muted once here rather than around each count (a panel counts in
+# a background thread, where warnings.catch_warnings is not safe)
+warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
+warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated", category=DeprecationWarning)
 
 KINDS = ("self-attention", "recurrent", "convolutional", "restricted")
 TABLE1 = {  # Vaswani et al. (2017), Table 1: (complexity per layer, sequential operations, maximum path length)
@@ -96,23 +102,22 @@ def make_layer(kind, cfg=AnatomyConfig(), index=0):
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
     check_config(cfg)
-    torch.manual_seed(cfg.seed + index)
-    if kind == "recurrent":
-        return Recurrent(cfg)
-    if kind == "convolutional":
-        return DilatedConv(cfg.d_model, cfg.kernel, index)
-    return Attention(cfg, cfg.window if kind == "restricted" else None)
+    with seeded(cfg.seed + index):
+        if kind == "recurrent":
+            return Recurrent(cfg)
+        if kind == "convolutional":
+            return DilatedConv(cfg.d_model, cfg.kernel, index)
+        return Attention(cfg, cfg.window if kind == "restricted" else None)
 
 
 @contextmanager
 def unfused():
-    """For counting: nn.LSTM step by step (oneDNN's fused kernel hides the steps), one thread, torch's notes muted.
-    Introduced in notebook 06."""
-    with threads(1), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
-        warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated", category=DeprecationWarning)
-        with torch.backends.mkldnn.flags(enabled=False):
-            yield
+    """nn.LSTM step by step: oneDNN's fused kernel (float32 on the CPU) hides the steps in one node. It switches
+    oneDNN off for the whole process, so only in the main thread; the counts below need no switch, as they run
+    in float64, which oneDNN's kernel does not take. Introduced in notebook 06."""
+    main_thread_only("unfused()")
+    with torch.backends.mkldnn.flags(enabled=False):
+        yield
 
 
 def check_n(n):
@@ -123,10 +128,10 @@ def check_n(n):
 def sequential_ops(kind, n, cfg=AnatomyConfig()):
     """Operations one layer must run one after another over n tokens: its autograd critical path (notebook 06)."""
     check_n(n)
-    layer = make_layer(kind, cfg)
-    x = torch.randn(1, n, cfg.d_model, requires_grad=True)  # (1, n, d)
-    with unfused():
-        return critical_path(layer(x), x)
+    with seeded():  # the layer and its input from cfg.seed, whatever another thread draws meanwhile
+        layer = make_layer(kind, cfg).double()  # float64: step by step, each step a node (see unfused())
+        x = torch.randn(1, n, cfg.d_model, dtype=torch.float64, requires_grad=True)  # (1, n, d)
+    return critical_path(layer(x), x)
 
 
 def reach(kind, n, cfg=AnatomyConfig(), layers=1, until_connected=False):
@@ -134,11 +139,12 @@ def reach(kind, n, cfg=AnatomyConfig(), layers=1, until_connected=False):
     Introduced in notebook 06."""
     check_n(n)
     check_int("layers", layers, 1, MAX_N)
-    x = torch.randn(1, n, cfg.d_model, dtype=torch.float64)  # (1, n, d)
-    tangent = torch.zeros_like(x)
-    tangent[0, 0] = torch.randn(cfg.d_model, dtype=torch.float64)  # nudge token 1 only; float64: no underflow to 0
+    with seeded():
+        x = torch.randn(1, n, cfg.d_model, dtype=torch.float64)  # (1, n, d)
+        tangent = torch.zeros_like(x)
+        tangent[0, 0] = torch.randn(cfg.d_model, dtype=torch.float64)  # nudge token 1 only; float64: no underflow to 0
     rows = []
-    with unfused(), torch.no_grad(), fwAD.dual_level():
+    with torch.no_grad(), fwAD.dual_level():
         h = fwAD.make_dual(x, tangent)
         for index in range(layers):
             h = make_layer(kind, cfg, index).double()(h)
@@ -160,12 +166,12 @@ def path_ops(kind, n, cfg=AnatomyConfig()):
     """(layers, ops): the fewest layers joining token 1 to output n, and the dependent ops between the two.
     Introduced in notebook 06."""
     layers = layers_to_connect(kind, n, cfg)
-    x1 = torch.randn(1, 1, cfg.d_model, requires_grad=True)  # token 1, its own leaf
-    h = torch.cat([x1, torch.randn(1, n - 1, cfg.d_model)], dim=1)  # (1, n, d)
-    with unfused():
-        for index in range(layers):
-            h = make_layer(kind, cfg, index)(h)
-        return layers, critical_path(h[0, -1], x1)
+    with seeded():
+        x1 = torch.randn(1, 1, cfg.d_model, dtype=torch.float64, requires_grad=True)  # token 1, its own leaf
+        h = torch.cat([x1, torch.randn(1, n - 1, cfg.d_model, dtype=torch.float64)], dim=1)  # (1, n, d)
+    for index in range(layers):
+        h = make_layer(kind, cfg, index).double()(h)  # float64: step by step (see unfused())
+    return layers, critical_path(h[0, -1], x1)
 
 
 def matmul_flops(layer, n, d):
@@ -189,8 +195,8 @@ def matmul_flops(layer, n, d):
 
     handles = [m.register_forward_hook(count) for m in layer.modules()]
     try:
-        with unfused(), torch.no_grad():
-            layer(torch.randn(1, n, d))  # (1, n, d)
+        with torch.no_grad():
+            layer(torch.randn(1, n, d, generator=torch.Generator().manual_seed(0)))  # (1, n, d): only shapes count
     finally:
         for h in handles:
             h.remove()

@@ -10,7 +10,7 @@ from ..core.checks import check_int
 from ..core.corpus import BOS, Reproduce, Vocab, corpus_task, corpus_vocab, lm_config, load_sentences, tokenize, with_bos
 from ..core.models import ModelConfig, TransformerModel, attention, causal_mask
 from ..core.timing import time_devices
-from ..core.train import MAX_EPOCHS, History, TrainConfig, cache_finished, seed_everything, time_training_step, train
+from ..core.train import MAX_EPOCHS, History, TrainConfig, cache_finished, seeded, time_training_step, train
 
 DECK_SENTENCE = "We propose a new simple network architecture, the Transformer."
 TARGETS = (  # the deck's sentence (not in data/corpus), then sentences of data/corpus/train.txt
@@ -39,8 +39,8 @@ def language_model(epochs=15, seed=0, device=None):
     """Train (once per arguments) a causal Transformer on data/corpus; the model comes back on the CPU (notebook 09)."""
     check_int("epochs", epochs, 1, MAX_EPOCHS)
     task = corpus_task()
-    seed_everything(seed)
-    model = TransformerModel(lm_config(task.vocab, MAX_TOKENS))
+    with seeded(seed):
+        model = TransformerModel(lm_config(task.vocab, MAX_TOKENS))
     history = train(model, task, TrainConfig(epochs=epochs, seed=seed, device=device))
     return LanguageModel(model.cpu(), history, task.vocab)
 
@@ -277,8 +277,8 @@ def training_demo(epochs=60, length=11, n_sentences=3, show_epochs=None, targets
             _, weights = model(first.to(where), return_attention=True)
         attn[epoch] = torch.stack([w[0] for w in weights]).cpu()  # (L, H, T, T)
 
-    seed_everything(seed)
-    model = TransformerModel(lm_config(vocab, MAX_TOKENS))
+    with seeded(seed):
+        model = TransformerModel(lm_config(vocab, MAX_TOKENS))
     history = train(model, task, TrainConfig(epochs=epochs, lr=lr, seed=seed, device=device, progress=progress),
                     callback=snapshot)
     shown_targets = [vocab.decode(vocab.encode(w)) for w in words]

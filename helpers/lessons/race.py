@@ -17,8 +17,10 @@ from ..core.checks import check_int
 from ..core.counting import layer_flops
 from ..core.models import attention, build_model
 from ..core.paths import CORPUS_DIR
-from ..core.timing import NO_GPU, available, device_name, time_call
+from ..core.timing import NO_GPU, available, device_name, threads, time_call
 from ..core.train import TrainConfig, checkpoint, train_kinds
+
+warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")  # torch's own note, muted once here
 
 WAYS = ("python", "numpy", "torch-cpu", "torch-gpu")  # every way, in the order tables show them
 HANDMADE = ("python", "numpy")  # written by hand in notebook 11, forward and backward, and passed in
@@ -282,18 +284,11 @@ def lstm_settings(words=1000, d=16, repeats=5, seed=0):
     out = {}
     for label, onednn, n_threads in (("oneDNN on, 1 thread", True, 1), ("oneDNN off, 1 thread", False, 1),
                                      ("oneDNN on, 2 threads", True, 2)):
-        before = torch.get_num_threads()
-        torch.set_num_threads(n_threads)
-        try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")  # torch's own note
-                with torch.backends.mkldnn.flags(enabled=onednn):
-                    layer, x, _ = torch_lstm(p, "cpu")
-                    nodes = autograd_nodes(layer(x)[0])
-                    checkpoint()
-                    runs = time_call(lstm_torch(p, "cpu"), "cpu", repeats, 1)
-        finally:
-            torch.set_num_threads(before)
+        with threads(n_threads), torch.backends.mkldnn.flags(enabled=onednn):  # main thread only: process-wide
+            layer, x, _ = torch_lstm(p, "cpu")
+            nodes = autograd_nodes(layer(x)[0])
+            checkpoint()
+            runs = time_call(lstm_torch(p, "cpu"), "cpu", repeats, 1)
         out[label] = {"nodes": nodes, "runs": runs}
     return out
 

@@ -11,7 +11,7 @@ from ..core.checks import check_int
 from ..core.counting import layer_flops, saved_bytes
 from ..core.models import SDPA_BACKENDS, MultiHeadAttention
 from ..core.timing import available, device_name, synchronize, time_call
-from ..core.train import checkpoint
+from ..core.train import checkpoint, seeded
 
 SWEEP_LAYERS = ("lstm", "attention", "sdpa") + tuple(f"sdpa-{b}" for b in SDPA_BACKENDS)
 SWEEP_NAMES = {"lstm": "LSTM (nn.LSTM)", "attention": "attention, explicit softmax(QKᵀ)V",
@@ -52,10 +52,10 @@ def measure_point(layer, n, cfg):
              "flops": layer_flops("lstm" if layer == "lstm" else "attention", n, cfg.d, cfg.batch),
              "flops_per_s": None, "error": None}
     device, dtype = torch.device(cfg.device), getattr(torch, cfg.dtype)
-    torch.manual_seed(cfg.seed)
     try:
-        module = build_layer(layer, cfg).to(device, dtype)
-        x = torch.randn(cfg.batch, n, cfg.d, device=device, dtype=dtype, requires_grad=True)  # (B, T, d)
+        with seeded(cfg.seed):
+            module = build_layer(layer, cfg).to(device, dtype)
+            x = torch.randn(cfg.batch, n, cfg.d, device=device, dtype=dtype, requires_grad=True)  # (B, T, d)
         forward = lambda: module(x)[0]
 
         def step():
@@ -108,9 +108,9 @@ def sweep(cfg=ScaleConfig()):
 def sweep_work(layer, n, cfg=ScaleConfig()):
     """make_work(device) for helpers.time_devices: one sweep layer at length n, forward + backward (notebook 12)."""
     def make_work(device):
-        torch.manual_seed(cfg.seed)
-        module = build_layer(layer, cfg).to(device)
-        x = torch.randn(cfg.batch, n, cfg.d, device=device, requires_grad=True)  # (B, T, d)
+        with seeded(cfg.seed):
+            module = build_layer(layer, cfg).to(device)
+            x = torch.randn(cfg.batch, n, cfg.d, device=device, requires_grad=True)  # (B, T, d)
         return lambda: module(x)[0].sum().backward()
     return make_work
 

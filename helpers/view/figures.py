@@ -3,11 +3,10 @@ arguments or this module's own constants; nothing here changes helpers.view.plot
 import math
 import textwrap
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.patches import Arc
-from matplotlib.ticker import LogLocator, MaxNLocator, PercentFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, PercentFormatter
 
 from ..core.checks import check_int
 from ..core.counting import fit_slope
@@ -16,7 +15,7 @@ from ..lessons.amnesia import CHANCE, LABELS, NAMES, chance_margin, steps_table
 from ..lessons.language import TOP_K, sentence_attention, sentences
 from ..lessons.race import LAYER_NAMES, LAYERS, WAY_NAMES, WAYS, format_seconds, predicted_ratio
 from ..lessons.scaling import SWEEP_NAMES, crossover_estimate, series
-from .plots import COLORS, attention_heatmap, plot_history, position_labels
+from .plots import COLORS, attention_heatmap, plot_history, position_labels, show, subplots
 
 
 def show_amnesia(result):
@@ -25,16 +24,16 @@ def show_amnesia(result):
     plot_history({NAMES[v]: h for v, h in result.history.items()}, chance=1 / 26,
                  colors={NAMES[v]: COLORS[v] for v in result.history},
                  title=f"First-letter recall at length {result.length}")
-    plt.show()
+    show()
     if result.attention is not None:
         heads = result.attention[:, -1, :]  # (H, T): what the answering position attends to, per head
         width = min(2 + 0.5 * result.length, 14)
-        _, ax = plt.subplots(figsize=(width, 2.2))
+        _, ax = subplots(figsize=(width, 2.2))
         attention_heatmap(heads, [f"head {h + 1}" for h in range(len(heads))], position_labels(result.string),
                           ax=ax, annotate=result.length <= 16, vmax=1.0,
                           title="Transformer, last layer: where the last position looks")
         ax.set_ylabel("")
-        plt.show()
+        show()
     return result.summary()
 
 
@@ -44,7 +43,7 @@ def show_verdicts(result):
     n, chance = RecallConfig().n_test, CHANCE  # the held-out strings amnesia_test scores
     above = chance_margin(n, chance)           # 3 standard errors above a guesser's accuracy
     kinds = list(result.accuracy)
-    _, ax = plt.subplots(figsize=(8, 3.6))
+    _, ax = subplots(figsize=(8, 3.6))
     bars = ax.bar(range(len(kinds)), [result.accuracy[k] for k in kinds], color=[COLORS[k] for k in kinds], width=0.6)
     ax.bar_label(bars, [f"{result.accuracy[k]:.1%}" for k in kinds], padding=2, fontsize=10)
     ax.axhline(chance, color="k", lw=1, ls="--", label=f"chance ({chance:.1%})")
@@ -54,7 +53,7 @@ def show_verdicts(result):
            title=f"First-letter recall at length {result.length}")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
-    plt.show()
+    show()
     return result.summary()
 
 
@@ -64,7 +63,7 @@ STYLES = {"rnn": ("o-", COLORS["rnn"]), "lstm": ("s-", COLORS["lstm"]), "lstm_fb
 
 def plot_gradients(result):
     """Two log-scale panels, at initialisation and after training: ‖∂loss/∂e_t‖ against position t (notebook 05)."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
+    fig, axes = subplots(1, 2, figsize=(11, 3.6), sharey=True)
     positions = np.arange(1, result.length + 1)
     for ax, grads, title in [(axes[0], result.init, "at initialisation"),
                              (axes[1], result.trained, f"after {result.epochs} epochs")]:
@@ -87,7 +86,7 @@ def plot_steps(runs, cap, ax=None, title=None, legend=True):
     seeds with the fewest-to-most range; a run that the cap stopped is drawn on the cap line as ▲ "beyond the
     cap". Introduced in notebook 05."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4))
+        _, ax = subplots(figsize=(7, 4))
     table = steps_table(runs)
     for i, (v, by_len) in enumerate(table.items()):
         marker, color = STYLES[v]
@@ -119,7 +118,7 @@ def plot_steps(runs, cap, ax=None, title=None, legend=True):
 def plot_transfer(result, ax=None):
     """Held-out accuracy at other lengths of models trained at one length (notebook 05)."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 3.6))
+        _, ax = subplots(figsize=(7, 3.6))
     for v, by_len in result["accuracy"].items():
         marker, color = STYLES[v]
         ax.plot(list(by_len), list(by_len.values()), marker, ms=5, color=color, label=LABELS[v])
@@ -137,7 +136,7 @@ def draw_chain_and_web(n, axes=None, causal=False):
     Introduced in notebook 06."""
     check_int("n", n, 2, 64)
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(12, 3.2))
+        _, axes = subplots(1, 2, figsize=(12, 3.2))
     chain, web = axes
     xs = np.arange(n)
     for ax, name in ((chain, "h"), (web, "y")):
@@ -172,7 +171,7 @@ def arc_diagram(weights, tokens, ax=None, min_weight=0.05, color="#1f77b4", futu
     if w.ndim != 2 or w.shape != (len(tokens), len(tokens)):
         raise ValueError(f"weights must be a square grid of shape ({len(tokens)}, {len(tokens)}), got {w.shape}")
     if ax is None:
-        _, ax = plt.subplots(figsize=(min(2 + 0.7 * len(tokens), 14), 3.2))
+        _, ax = subplots(figsize=(min(2 + 0.7 * len(tokens), 14), 3.2))
     T = len(tokens)
     for q in range(T):
         for k in range(T):
@@ -197,14 +196,14 @@ def show_deep_dive(dive, head=None):
     which = f"head {head}" if head else "mean over heads"
     attention_heatmap(dive.grid(head), dive.tokens, annotate=True, sums=True, vmax=1.0,
                       title=f"Layer {dive.layer}, {which}: softmax(QKᵀ/√d) per row, {len(dive.tokens) - 1} tokens")
-    plt.show()
+    show()
     return f"{dive.summary(head)}\nEach head against uniform attention over the visible keys (rows from the 2nd word on):\n{dive.heads()}"
 
 
 def plot_learning(demo):
     """Loss on the targets and the share of words right, per epoch, with the snapshot epochs marked (notebook 10)."""
     h = demo.history
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.4))
+    fig, (ax_loss, ax_acc) = subplots(1, 2, figsize=(10, 3.4))
     ax_loss.plot(range(1, h.epochs + 1), h.train_loss, "-", color="#1f77b4", label="training batch")
     ax_loss.plot(range(len(h.test_loss)), h.test_loss, ":", color="#1f77b4", label="after the epoch")
     ax_acc.plot(range(len(h.test_acc)), h.test_acc, "-", color="#1f77b4")
@@ -232,7 +231,7 @@ def plot_filmstrip(demo, layer=1, head=None):
     if head is not None:
         check_int("head", head, 1, H)
     epochs = list(demo.attention)
-    fig, axes = plt.subplots(1, len(epochs), figsize=(2.6 * len(epochs) + 1.4, 3.6), squeeze=False, layout="constrained")
+    fig, axes = subplots(1, len(epochs), figsize=(2.6 * len(epochs) + 1.4, 3.6), squeeze=False, layout="constrained")
     T = len(demo.tokens)
     for ax, e in zip(axes[0], epochs):
         w = demo.attention[e][layer - 1]  # (H, T, T)
@@ -254,15 +253,15 @@ def plot_filmstrip(demo, layer=1, head=None):
 def show_training(demo, layer=1):
     """Draw the curves and the filmstrip of `layer`; return the summary text (notebook 10)."""
     plot_learning(demo)
-    plt.show()
+    show()
     plot_filmstrip(demo, layer)
-    plt.show()
+    show()
     return demo.summary()
 
 
 def plot_perplexity(lms):
     """Held-out perplexity per epoch for both models, with the unigram baseline; returns the figure (notebook 13)."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    fig, ax = subplots(figsize=(6.5, 3.4))
     for kind, h in lms.history.items():
         ppl = np.exp(h.test_loss)
         ax.plot(range(len(ppl)), ppl, "o-", ms=3, color=COLORS[kind], label=NAMES[kind])
@@ -280,7 +279,7 @@ def plot_perplexity(lms):
 def plot_best_epochs(study):
     """Held-out perplexity per epoch of every seed, each run's best epoch starred; beside it the best perplexity
     of each seed and their range per model (notebook 13)."""
-    fig, (ax, ax_best) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [2.2, 1]})
+    fig, (ax, ax_best) = subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [2.2, 1]})
     for r in study.runs:
         ppl = np.exp(r["test_loss"])
         ax.plot(range(len(ppl)), ppl, "-", lw=1, color=COLORS[r["kind"]], alpha=0.8,
@@ -312,7 +311,7 @@ def plot_candidates(runs):
     """Per model, a grid step x rank coloured by probability, the chosen word boxed; returns the figure.
     Introduced in notebook 13."""
     n = max(len(r) for r in runs.values())
-    fig, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 0.5 * n + 1.2), squeeze=False)
+    fig, axes = subplots(1, len(runs), figsize=(6.5 * len(runs), 0.5 * n + 1.2), squeeze=False)
     for ax, (name, steps) in zip(axes[0], runs.items()):
         grid = np.full((n, TOP_K), np.nan)
         for t, step in enumerate(steps):
@@ -337,17 +336,17 @@ def show_showdown(result):
     Introduced in notebook 13."""
     lms = result.lms
     plot_history({k: lms.history[k] for k in lms.models}, title=f"Language models on data/corpus, {lms.epochs} epochs")
-    plt.show()
+    show()
     plot_perplexity(lms)
-    plt.show()
+    show()
     plot_candidates(result.runs)
-    plt.show()
+    show()
     if "transformer" in lms.models:
         text = sentences(result.runs[NAMES["transformer"]])[0]  # its first sentence
         weights, labels = sentence_attention(lms.models["transformer"], lms.vocab, text)
         attention_heatmap(weights, labels, annotate=False,
                           title="Transformer, last layer, mean over heads, on its own sentence")
-        plt.show()
+        show()
     return result.summary()
 
 
@@ -359,7 +358,7 @@ def plot_race(sources, ncols=3):
     panel per (label, RaceResult) (notebook 11)."""
     nrows = math.ceil(len(sources) / ncols)
     ncols = min(ncols, len(sources))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 4.4 * nrows), squeeze=False)
+    fig, axes = subplots(nrows, ncols, figsize=(4.6 * ncols, 4.4 * nrows), squeeze=False)
     for ax in axes.flat[len(sources):]:
         ax.axis("off")
     for ax, (label, result) in zip(axes.flat, sources):
@@ -386,7 +385,7 @@ def plot_race(sources, ncols=3):
 def plot_ratios(sources):
     """LSTM time / Transformer time per way, one bar per (label, RaceResult); above 1 the Transformer wins. A dotted
     line per (words, width): the ratio the multiply-adds alone predict. Introduced in notebook 11."""
-    fig, ax = plt.subplots(figsize=(9, 4.4))
+    fig, ax = subplots(figsize=(9, 4.4))
     width = 0.8 / len(sources)
     predicted = {}
     for k, (label, result) in enumerate(sources):
@@ -420,7 +419,7 @@ SHORT_NAMES = {"lstm": "LSTM", "attention": "explicit attention", "sdpa": "SDPA 
 def plot_scaling(sources, layers=("lstm", "attention", "sdpa")):
     """Log-log time and memory against length with fitted slopes: one column per (label, sweep result); the time
     panel marks where explicit attention becomes slower than the LSTM, measured or extrapolated (notebook 12)."""
-    fig, axes = plt.subplots(2, len(sources), figsize=(5.2 * len(sources), 7.4), squeeze=False)
+    fig, axes = subplots(2, len(sources), figsize=(5.2 * len(sources), 7.4), squeeze=False)
     for col, (label, result) in enumerate(sources):
         cfg = result["config"]
         for row, (key, unit, scale) in enumerate((("median_s", "seconds, forward + backward", 1),
@@ -438,8 +437,8 @@ def plot_scaling(sources, layers=("lstm", "attention", "sdpa")):
                               label=f"{name}: slope {slope:.2f}")
             ax.set_xscale("log", base=2)
             ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
-            ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
-            ax.yaxis.set_minor_formatter(plt.NullFormatter())
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("sequence length n (tokens)")
             ax.set_ylabel(unit if row == 0 else ("peak GPU memory, MB" if key == "peak_bytes" else "kept for backward, MB"))
             if row == 0 and {"lstm", "attention"} <= set(layers):
@@ -465,7 +464,7 @@ def plot_scaling(sources, layers=("lstm", "attention", "sdpa")):
 def plot_flops(sources, layers=("lstm", "attention", "sdpa")):
     """Achieved FLOP/s against length, beside the device's best matmul rate and datasheet peak; the LSTM's last point
     says which fraction of that matmul rate it reached (notebook 12)."""
-    fig, axes = plt.subplots(1, len(sources), figsize=(5.2 * len(sources), 4.2), squeeze=False)
+    fig, axes = subplots(1, len(sources), figsize=(5.2 * len(sources), 4.2), squeeze=False)
     for ax, (label, result) in zip(axes[0], sources):
         best = result["matmul_flops_per_s"]
         for layer in layers:
@@ -481,8 +480,8 @@ def plot_flops(sources, layers=("lstm", "attention", "sdpa")):
         ax.set_xscale("log", base=2)
         ax.set_ylim(top=best / 1e9 * 3)
         ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
-        ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.yaxis.set_minor_formatter(plt.NullFormatter())
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set(xlabel="sequence length n (tokens)", ylabel="GFLOP/s achieved")
         ax.set_title(f"{textwrap.fill(label, 44)}\n{result['config']['dtype']}", fontsize=9)
     handles, names = axes[0, 0].get_legend_handles_labels()
@@ -493,7 +492,7 @@ def plot_flops(sources, layers=("lstm", "attention", "sdpa")):
 
 def plot_epoch_seconds(pair):
     """Seconds of every training epoch (training + evaluation), per model (notebook 11)."""
-    fig, ax = plt.subplots(figsize=(5, 2.8))
+    fig, ax = subplots(figsize=(5, 2.8))
     for kind, secs in pair.epoch_seconds.items():
         layer = "lstm" if kind == "lstm" else "attention"
         ax.plot(range(1, len(secs) + 1), secs, "o-", ms=3, color=LAYER_COLORS[layer],

@@ -1,8 +1,47 @@
-"""Plots: training curves and annotated attention heatmaps (matplotlib + seaborn, shown as PNG)."""
+"""Plots: training curves and annotated attention heatmaps (matplotlib + seaborn, shown as PNG), and the figure
+factory every drawing of the course goes through, so that a panel's background run owns its figures."""
+import contextvars
+from contextlib import contextmanager
+
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+_FIGURES = contextvars.ContextVar("collected_figures", default=None)  # the list collect_figures() fills, if any
+FIGURE_KW = ("figsize", "dpi", "facecolor", "edgecolor", "layout")     # subplots() arguments that go to the Figure
+
+
+@contextmanager
+def collect_figures():
+    """Inside the block (in this thread), subplots() makes plain matplotlib Figures, never entered in pyplot's
+    registry, and appends them to the list it yields; show() does nothing. A panel draws this way in its
+    background run, so a cell that runs meanwhile neither shows nor closes the panel's figures, and the panel
+    takes none of the cell's (notebook 01)."""
+    figures = []
+    token = _FIGURES.set(figures)
+    try:
+        yield figures
+    finally:
+        _FIGURES.reset(token)
+
+
+def subplots(nrows=1, ncols=1, **kwargs):
+    """plt.subplots(nrows, ncols, **kwargs) in a cell; inside collect_figures() a Figure of its own, made with
+    matplotlib's object API and collected: (figure, axes) either way (notebook 01)."""
+    collected = _FIGURES.get()
+    if collected is None:
+        return plt.subplots(nrows, ncols, **kwargs)
+    fig = Figure(**{k: kwargs.pop(k) for k in FIGURE_KW if k in kwargs})
+    collected.append(fig)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+def show():
+    """plt.show() in a cell; nothing inside collect_figures(), where the collector shows the figures (notebook 01)."""
+    if _FIGURES.get() is None:
+        plt.show()
 
 COLORS = {"rnn": "#8c8c8c", "lstm": "#d62728", "lstm_fb1": "#ff7f0e", "transformer": "#1f77b4"}  # per contestant
 BY_LABEL = {"Plain RNN": COLORS["rnn"], "LSTM": COLORS["lstm"], "LSTM, forget bias 1": COLORS["lstm_fb1"],
@@ -14,7 +53,7 @@ def plot_history(histories, chance=None, title=None, colors=None):
     default COLORS, by kind or printed name): one colour per model in both panels, solid = training, dotted = held-out; one legend below
     the panels, so none covers a curve; returns the figure. Introduced in notebook 01."""
     colors = {**COLORS, **BY_LABEL} if colors is None else colors
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.9))
+    fig, (ax_loss, ax_acc) = subplots(1, 2, figsize=(11, 3.9))
     cycle = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"])
     for name, h in histories.items():
         color = colors.get(name) or next(cycle)  # a model without a set colour keeps one colour in both panels
@@ -51,7 +90,7 @@ def attention_heatmap(weights, rows, cols=None, ax=None, annotate=None, sums=Fal
         annotate = max(w.shape) <= 12
     if ax is None:
         size = min(1.2 + 0.55 * len(cols), 13)
-        _, ax = plt.subplots(figsize=(size + (1.2 if sums else 0), min(1 + 0.45 * len(rows), 11)))
+        _, ax = subplots(figsize=(size + (1.2 if sums else 0), min(1 + 0.45 * len(rows), 11)))
     labels = [f"{r}  Σ={s:.2f}" for r, s in zip(rows, w.sum(1))] if sums else list(rows)
     sns.heatmap(w, ax=ax, cmap=cmap, vmin=0, vmax=max(w.max(), 1e-9) if vmax is None else vmax, annot=annotate,
                 fmt=".2f", annot_kws={"fontsize": 9}, xticklabels=list(cols), yticklabels=labels,

@@ -17,6 +17,7 @@ from ..core.train import Control, Stopped, controlled
 from ..lessons.amnesia import EPOCHS, amnesia_test, estimate_seconds
 from ..lessons.language import PROMPT, showdown
 from .figures import show_amnesia, show_showdown
+from .plots import collect_figures
 
 
 def with_static_copy(bundle, html_text, pngs):
@@ -31,69 +32,33 @@ def png_text(png):
     return base64.b64encode(png).decode("ascii") if isinstance(png, bytes) else png
 
 
-class FigureSink:
-    """The figures a panel's show() draws, as PNGs (base64): inside `collect()`, pyplot.show() in this thread
-    renders the figures made since and closes them, instead of displaying them in whichever cell is current."""
-
-    _local = threading.local()
-
-    def __init__(self):
-        self.before, self.pngs = set(plt.get_fignums()), []
-
-    def flush(self):
-        """Render and close every figure made since this sink was opened."""
-        for num in plt.get_fignums():
-            if num not in self.before:
-                figure = plt.figure(num)
-                self.pngs.append(png_text(print_figure(figure, "png", bbox_inches="tight")))
-                plt.close(figure)
-
-    @classmethod
-    @contextmanager
-    def collect(cls):
-        """Yield the list of PNGs that the block's figures end up in."""
-        sink = cls._local.sink = cls()
-        try:
-            yield sink.pngs
-        finally:
-            cls._local.sink = None
-            sink.flush()
-
-    @classmethod
-    def show(cls, *args, **kwargs):
-        """pyplot.show as a panel needs it: collected in a panel's run, the usual display anywhere else."""
-        sink = getattr(cls._local, "sink", None)
-        return sink.flush() if sink is not None else _pyplot_show(*args, **kwargs)
-
-
-_pyplot_show = getattr(plt.show, "__wrapped__", plt.show)  # pyplot's own show, also when this module reloads
-
-
-@functools.wraps(_pyplot_show)
-def _show(*args, **kwargs):
-    return FigureSink.show(*args, **kwargs)
-
-
-plt.show = _show
+def render_png(figure):
+    """A matplotlib Figure as PNG text (base64), cropped like the inline backend's (notebook 01)."""
+    return png_text(print_figure(figure, "png", bbox_inches="tight"))
 
 
 class Panel(W.VBox):
-    """Sliders for the length and the epochs (and `extra` controls), a Run button and an output area around
-    `run(length=, epochs=, **extra)`; `show(result)` draws with pyplot and returns the summary text;
+    """Sliders for the length and the epochs (and `extra` controls), Run and Stop buttons and an output area around
+    `run(length=, epochs=, **extra)`; `show(result)` draws (through helpers.subplots) and returns the summary text;
     `estimate(length, epochs)`, if given, says in seconds about how long a run will take.
 
-    The first run happens in the cell that makes the panel, so a headless execution stores its result. Later
-    runs happen in a background thread and the kernel stays free: a change that arrives during a run ends it at
-    the next training step and one run starts with the latest values; Run becomes Stop during a run, and Stop
-    ends it keeping what the models learned. Refused values leave a message, nothing else. Introduced in notebook 01.
+    The first run happens in the cell that makes the panel, so a headless execution stores its result; values it
+    refuses raise ValueError there. Later runs happen in a background thread and the kernel stays free: a change
+    that arrives during a run ends it at the next training step and one run starts with the latest values. Run
+    never ends the run it would start (pressed during a run with the same values, it says so and lets it go on);
+    Stop ends the run going, keeping what the models learned, and says so before the figures are drawn. Refused
+    values leave a message, nothing else. Introduced in notebook 01.
     """
 
     SETTLE = 0.25  # a run starts once the controls have been still this many seconds: a burst of moves is one run
     LONG = 30      # runs estimated longer than this say so when they start
 
-    def __init__(self, run, show, length=(2, 200, 20), epochs=(1, 50, 10), extra=None, title="", auto_run=True,
+    def __init__(self, run, show, length=(3, 200, 20), epochs=(1, 50, 10), extra=None, title="", auto_run=True,
                  estimate=None):
-        for name, (low, high, value) in (("length", length), ("epochs", epochs)):
+        for name, triple in (("length", length), ("epochs", epochs)):
+            if not isinstance(triple, (tuple, list)) or len(triple) != 3:
+                raise ValueError(f"{name} must be a (min, max, starting value) triple, got {triple!r}")
+            low, high, value = triple
             check_int(name, value, low, high)  # a notebook parameter out of range is refused, not clipped
         self.run_fn, self.show_fn, self.estimate_fn = run, show, estimate
         style = {"description_width": "110px"}
@@ -104,6 +69,7 @@ class Panel(W.VBox):
                                   continuous_update=False, style=style, layout=layout)
         self.controls = {"length": self.length, "epochs": self.epochs, **(extra or {})}
         self.button = W.Button(description="Run", button_style="primary", icon="play")
+        self.stop_button = W.Button(description="Stop", button_style="warning", icon="stop", disabled=True)
         self.message = W.HTML()
         self.summary = W.HTML()
         self.out = W.Output()
@@ -112,17 +78,20 @@ class Panel(W.VBox):
         self._worker = None    # the background thread of the runs the controls ask for
         self._pending = False  # a run was asked for that has not started yet
         self._control = None   # the Control of the run going now: its Stop
+        self._going = None     # the values of the run going now
         self._asked_at = 0.0   # when the last run was asked for (perf_counter seconds)
         for name, widget in [("length", self.length), ("epochs", self.epochs), ("run", self.button),
-                             ("message", self.message), ("summary", self.summary)]:
+                             ("stop", self.stop_button), ("message", self.message), ("summary", self.summary)]:
             widget.add_class(f"panel-{name}")  # stable hooks for the browser tests
         for control in self.controls.values():
             control.observe(lambda change: self.request(), "value")
-        self.button.on_click(lambda _: self.stop() if self.running else self.request())
+        self.button.on_click(lambda _: self.press_run())
+        self.stop_button.on_click(lambda _: self.stop())
         header = [W.HTML(f"<b>{html.escape(title)}</b>")] if title else []
-        super().__init__(header + list(self.controls.values()) + [self.button, self.message, self.summary, self.out])
+        buttons = W.HBox([self.button, self.stop_button])
+        super().__init__(header + list(self.controls.values()) + [buttons, self.message, self.summary, self.out])
         if auto_run:
-            self.run()
+            self.run(refuse=True)
 
     @property
     def text(self):
@@ -138,14 +107,23 @@ class Panel(W.VBox):
         """The controls' values now."""
         return {name: c.value for name, c in self.controls.items()}
 
-    def run(self, **values):
+    def run(self, refuse=False, **values):
         """Run the experiment now, in this thread, with the controls' values (overridden by `values`); return its
-        result, or None when the values are refused. A background run still going is stopped first."""
+        result, or None when the values are refused (with `refuse`, raise the ValueError instead). A background
+        run still going is stopped first."""
         self.stop(wait=True)
-        return self._execute(self.values() | values, Control(self._progress))
+        return self._execute(self.values() | values, Control(self._progress), refuse=refuse)
+
+    def press_run(self):
+        """The Run button: a run with the controls' values, unless one with these values is going or asked for."""
+        with self._lock:
+            if self._worker is not None and (self._pending or self._going == self.values()):
+                self._say("already running with these values: Stop ends it")
+                return
+        self.request()
 
     def request(self):
-        """What a slider move and Run do: a run in the background with the latest values, one per burst of changes."""
+        """What a slider move does: a run in the background with the latest values, one per burst of changes."""
         with self._lock:
             self._pending, self._asked_at = True, time.perf_counter()
             if self._control is not None:
@@ -153,7 +131,7 @@ class Panel(W.VBox):
             if self._worker is None:
                 self._worker = threading.Thread(target=self._work, name="panel-run", daemon=True)
                 self._worker.start()
-                self._set_button(running=True)
+                self._set_buttons(running=True)
 
     def stop(self, wait=False):
         """End the run going now at its next training step (what was learned is kept and shown); cancel any
@@ -179,17 +157,17 @@ class Panel(W.VBox):
                 time.sleep(self.SETTLE - quiet)
             with self._lock:
                 if not self._pending:
-                    self._worker = self._control = None
-                    self._set_button(running=False)
+                    self._worker = self._control = self._going = None
+                    self._set_buttons(running=False)
                     return
                 self._pending = False
                 control = self._control = Control(self._progress)
-            self._execute(self.values(), control)
+                self._going = self.values()
+            self._execute(self._going, control)
 
-    def _set_button(self, running):
-        """Run becomes Stop while a background run is going, and back."""
-        self.button.description, self.button.icon = ("Stop", "stop") if running else ("Run", "play")
-        self.button.button_style = "warning" if running else "primary"
+    def _set_buttons(self, running):
+        """Stop is live while a background run is going; Run stays Run."""
+        self.stop_button.disabled = not running
 
     def _refuse(self, name, value):
         """A message if `value` is outside control `name`'s range, else None."""
@@ -199,13 +177,15 @@ class Panel(W.VBox):
             return f"{name} must be from {low} to {high}, got {value!r}: not run"
         return None
 
-    def _execute(self, values, control):
+    def _execute(self, values, control, refuse=False):
         """One run with `values` under `control`; shows its result unless a newer request superseded it."""
         for name, value in values.items():
             if name not in self.controls:
                 return self._say(f"unknown control {name!r}; known: {list(self.controls)}", error=True)
             refusal = self._refuse(name, value)
             if refusal:
+                if refuse:
+                    raise ValueError(refusal)
                 return self._say(refusal, error=True)
         self._started, self._reported, self._estimate = time.perf_counter(), 0.0, None
         try:
@@ -216,9 +196,16 @@ class Panel(W.VBox):
                 result = self.run_fn(**values)
             if control.stop.is_set() and self._pending:
                 return None  # superseded by newer values: the next run shows its result
-            with FigureSink.collect() as pngs:
+            stopped = control.stop.is_set()
+            if stopped:  # a Stop: say so at once, draw afterwards
+                self._say(f"stopped after {time.perf_counter() - self._started:.1f} s: what the models learned "
+                          "so far is shown below as soon as it is drawn")
+            with collect_figures() as figures:
                 text = self.show_fn(result)
+            pngs = [render_png(f) for f in figures]
         except ValueError as err:
+            if refuse:
+                raise
             return self._say(f"refused: {err}", error=True)
         except (KeyboardInterrupt, Stopped):
             if not self._pending:
@@ -231,7 +218,7 @@ class Panel(W.VBox):
                                   "data": {"image/png": png, "text/plain": "<Figure>"}} for png in pngs)
         self.summary.value = f"<pre>{html.escape(text or '')}</pre>"
         seconds = time.perf_counter() - self._started
-        self._say(f"stopped after {seconds:.1f} s: what the models learned so far is shown" if control.stop.is_set()
+        self._say(f"stopped after {seconds:.1f} s: what the models learned so far is shown" if stopped
                   else f"done in {seconds:.1f} s")
         return result
 
@@ -257,7 +244,7 @@ class Panel(W.VBox):
         return None
 
 
-def amnesia_panel(length=(2, 200, 20), epochs=(1, 50, EPOCHS), seed=0, device=None, show=show_amnesia):
+def amnesia_panel(length=(3, 200, 20), epochs=(1, 50, EPOCHS), seed=0, device=None, show=show_amnesia):
     """The amnesia test behind sliders, (min, max, default) for the length and the epochs, and a size menu: one
     width for all, or widths matched by parameter count; `show(result)` draws a result and returns its summary
     (default: the curves and the attention; notebook 01 shows the verdicts)."""
@@ -286,7 +273,7 @@ def showdown_panel(length=(1, 17, 15), epochs=(1, 40, 20), prompt=PROMPT, temper
     panel.length.description = "words to write"
     for name, widget in extra.items():
         widget.add_class(f"panel-{name}")  # hooks for browser tests, like the panel's own controls
-    panel.run()
+    panel.run(refuse=True)
     return panel
 
 
