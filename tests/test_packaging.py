@@ -113,3 +113,11 @@ def test_test_requirements_pin_the_test_extra():
     assert {canonical(pin[1]) for pin in pins} == set(extra)
     for pin in pins:
         assert extra[canonical(pin[1])].specifier.contains(pin[2]), pin[0]
+
+
+def test_the_cpu_only_torch_lines_name_the_pinned_torch():
+    pin = next(line for line in requirement_lines("requirements.txt") if line.startswith("torch=="))
+    for name in ("README.md", "requirements.txt"):
+        lines = re.findall(r"pip install (torch==\S+) --index-url (\S+?)`", (ROOT / name).read_text(encoding="utf-8"))
+        assert lines and set(lines) == {(pin, "https://download.pytorch.org/whl/cpu")}, (name, lines)
+    assert "grep -m 1 '^torch==' requirements.txt" in (ROOT / "Makefile").read_text()  # make lab TORCH=cpu reads the pin
