@@ -107,7 +107,6 @@ def cache_finished(maxsize=16):
                         store.popitem(last=False)  # the least recently used
             return result
         cached.cache_clear = store.clear
-        cached.cache_len = lambda: len(store)
         return cached
     return decorate
 

@@ -1,11 +1,9 @@
-"""Widgets: one reusable panel (sequence-length and epochs sliders, a Run button, an output area) and the
+"""Widgets: one reusable panel (sequence-length and epochs sliders, Run and Stop buttons, an output area) and the
 lessons' panels built on it: the amnesia test (notebooks 01, 04) and the generative showdown (notebook 13)."""
 import base64
-import functools
 import html
 import threading
 import time
-from contextlib import contextmanager
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
