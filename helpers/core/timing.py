@@ -91,13 +91,18 @@ def synchronize(device):
         torch.mps.synchronize()
 
 
-def time_call(fn, device="cpu", repeats=5, warmup=2):
-    """Seconds of each of `repeats` calls of fn() after `warmup` calls, synchronising the device (notebook 01)."""
+def time_call(fn, device="cpu", repeats=5, warmup=2, between=None):
+    """Seconds of each of `repeats` calls of fn() after `warmup` calls, synchronising the device; `between()`, if
+    given, runs before each call, untimed (a panel's Stop: helpers.core.train.checkpoint) (notebook 01)."""
     for _ in range(warmup):
+        if between:
+            between()
         fn()
     synchronize(device)
     times = []
     for _ in range(repeats):
+        if between:
+            between()
         start = time.perf_counter()
         fn()
         synchronize(device)

@@ -331,7 +331,7 @@ def race(words=1000, d=16, ways=None, repeats=5, handmade=None, **options):
             slow = way == "python"
             checkpoint()  # a panel's Stop ends the race between two timings
             runs = time_call(make_step(way, layer, p, handmade), device, cfg.python_repeats if slow else cfg.repeats,
-                             0 if slow else cfg.warmup)
+                             0 if slow else cfg.warmup, between=checkpoint)
             result.seconds[way, layer], result.runs[way, layer] = statistics.median(runs), runs
     return result
 

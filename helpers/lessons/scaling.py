@@ -70,7 +70,7 @@ def measure_point(layer, n, cfg):
             step()
             synchronize(device)
             point["peak_bytes"] = torch.cuda.max_memory_allocated(device) - base
-        runs = time_call(step, device, cfg.repeats, cfg.warmup)
+        runs = time_call(step, device, cfg.repeats, cfg.warmup, between=checkpoint)  # a Stop between two timings
         point["runs"], point["median_s"] = runs, statistics.median(runs)
         point["flops_per_s"] = point["flops"] / point["median_s"]
     except RuntimeError as err:  # out of memory, or a kernel this device or dtype lacks
