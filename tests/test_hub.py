@@ -1,5 +1,6 @@
 """A class on one machine: the course's JupyterHub (deploy/jupyterhub_config.py, local mode) with three students who
-log in, run notebook 04's default experiment at once, and survive one kernel killed mid-run."""
+log in, run notebook 04's default experiment at once, and survive one kernel killed mid-run. The attacks on the
+hub's settings are in test_hub_security.py."""
 import importlib.util
 import json
 import os
@@ -26,6 +27,18 @@ def cpu_seconds(pid):
     """User + system CPU seconds of process `pid` so far (from /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid):
+    """Command lines of the processes whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, ValueError, IndexError):  # a process that ended meanwhile
+            pass
+    return found
 
 
 def results_of(stdout):
@@ -55,6 +68,7 @@ def test_three_students_run_at_once_and_survive_a_killed_kernel(tmp_path, expect
             s.pid = int(pid)
             assert (int(data_limit), float(cpu_limit), fourth) == (3 * 2 ** 30, 1.0, "04_amnesia_test.ipynb")
         asha, bala, chitra = students
+        assert any("jupyterhub_idle_culler --timeout=3600" in cmd for cmd in children(hub.process.pid))
         assert asha.session.get(f"{bala.base}/lab", timeout=60).status_code == 403  # not another student's server
 
         outcome = {}
