@@ -72,7 +72,7 @@ execute: $(COURSE)  ## re-execute every notebook in place, then store it compact
 	done
 
 bench: $(COURSE)  ## measured, not asserted: torch threads per kind of work, then every panel's run, quiet and loaded
-	$(BIN)/python -m helpers.benchmark
+	$(BIN)/python tools/bench_threads.py
 	$(BIN)/python tools/bench_panels.py $(NB)
 
 VENDOR := build/vendor/node_modules
@@ -107,7 +107,7 @@ hub-setup:  ## JupyterHub's proxy (configurable-http-proxy, from npm) for the cl
 	@test -x $(PROXY) || npm install --silent --no-audit --no-fund --prefix build/hub configurable-http-proxy@5.3.0 \
 	  || echo "npm missing or offline: the JupyterHub test will skip"
 
-hub: $(STAMP) hub-setup  ## a trial class hub on this machine (deploy/README.md): http://127.0.0.1:8000, any name logs in
+hub: $(STAMP) hub-setup  ## a trial class hub (local mode, deploy/README.md): http://127.0.0.1:8000, any name, this machine only
 	PATH=$(CURDIR)/build/hub/node_modules/.bin:$$PATH COURSE_HUB_MODE=local $(BIN)/jupyterhub -f deploy/jupyterhub_config.py
 
 bench-hub: $(STAMP) hub-setup  ## measured, not asserted: the amnesia panel's re-run with 1, 2, 4, 8 students at once

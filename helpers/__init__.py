@@ -2,7 +2,7 @@
 
     helpers.core      tasks, models, training, timing, counting (torch only: no matplotlib, no ipywidgets)
     helpers.lessons   one module per experiment family: amnesia, memory, anatomy, learning, race, scaling, language
-    helpers.view      plots (generic), figures (one per lesson), widgets (Panel and the lessons' panels)
+    helpers.view      plots (generic), figures_* (one per lesson), panel (the Panel), widgets (the lessons' panels)
     helpers.record    the one recorder: python -m helpers.record {race,scaling,amnesia}
 
 The names below are the ones every notebook uses; the rest is imported from its module.
@@ -19,7 +19,7 @@ from .core.train import (MAX_EPOCHS, Control, History, TrainConfig, cache_finish
 from .lessons.amnesia import (CONTESTANTS, KINDS, NAMES, AmnesiaResult, amnesia_test, estimate_seconds,
                               time_recall_step)
 
-VIEW = {"Panel": "widgets", "amnesia_panel": "widgets", "showdown_panel": "widgets",  # name -> its helpers.view module
+VIEW = {"Panel": "panel", "amnesia_panel": "widgets", "showdown_panel": "widgets",  # name -> its helpers.view module
         "show_amnesia": "figures", "plot_history": "plots", "attention_heatmap": "plots", "position_labels": "plots",
         "subplots": "plots", "show": "plots", "collect_figures": "plots"}
 

@@ -50,7 +50,9 @@ def test_benchmark_prints_both_thread_counts_quiet_and_loaded():
     import re
     import subprocess
     import sys
-    done = subprocess.run([sys.executable, "-m", "helpers.benchmark", "--quick", "--kinds", "race"],
+    from pathlib import Path
+    script = Path(__file__).resolve().parents[1] / "tools" / "bench_threads.py"
+    done = subprocess.run([sys.executable, str(script), "--quick", "--kinds", "race"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     row = next(line for line in done.stdout.splitlines() if line.startswith("race"))

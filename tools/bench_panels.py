@@ -9,7 +9,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError
 
-from helpers.benchmark import busy_neighbour
+from bench_threads import busy_neighbour  # tools/ is this script's own folder on sys.path
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 TIMEOUT = 300  # seconds a cell may take before the row says "timed out"

@@ -9,7 +9,7 @@ import torch
 
 DEVICES = ("cpu", "cuda", "mps")
 NO_GPU = "no GPU on this machine"
-# torch's CPU threads for all the course's work, chosen with `python -m helpers.benchmark` (README, "Threads"):
+# torch's CPU threads for all the course's work, chosen with `python tools/bench_threads.py` (README, "Threads"):
 # on 2 cores, two threads were 1.5-1.8x faster when the machine was quiet but 1.9-3x slower beside one busy
 # process; one thread also gives the same numbers on any core count.
 THREADS = 1
@@ -31,7 +31,7 @@ def main_thread_only(what):
 @contextmanager
 def threads(n):
     """torch's CPU threads set to `n` inside the block and restored after it; main thread only, as it is a setting
-    of the whole process (helpers.benchmark, notebooks 06, 11)."""
+    of the whole process (tools/bench_threads.py, notebooks 06, 11)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a whole number of threads, at least 1, got {n!r}")
     main_thread_only("threads()")

@@ -104,6 +104,20 @@ def attention_heatmap(weights, rows, cols=None, ax=None, annotate=None, sums=Fal
     return ax
 
 
+def last_position_heatmap(attention, labels, title, figsize=None, annotate=None, vmax=1.0, ylabel=""):
+    """Where the last (answering) position looks, one row per head, for `attention` of shape (H, T, T) and the T
+    position `labels`; the figure is `figsize` (default as wide as the string), written values up to 16 positions
+    (`annotate`), `ylabel` None keeps the heatmap's own. Returns the (H, T) rows. Introduced in notebook 01."""
+    heads = attention[:, -1, :]  # (H, T): what the answering position attends to, per head
+    T = heads.shape[-1]
+    _, ax = subplots(figsize=figsize or (min(2 + 0.5 * T, 14), 2.2))
+    attention_heatmap(heads, [f"head {h + 1}" for h in range(len(heads))], labels, ax=ax,
+                      annotate=T <= 16 if annotate is None else annotate, vmax=vmax, title=title)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    return heads
+
+
 def position_labels(string):
     """'K N M' -> ['K1', 'N2', 'M3']: each letter with its 1-based position (notebook 01)."""
     return [f"{c}{i}" for i, c in enumerate(string.split(), start=1)]

@@ -1,4 +1,4 @@
-"""How many torch threads each kind of work should use, measured: `python -m helpers.benchmark` times the course's
+"""How many torch threads each kind of work should use, measured: `python tools/bench_threads.py` (in `make bench`) times the course's
 three kinds of CPU work (a small training, the speed race, the scaling sweep) at 1 and at 2 threads, on a quiet
 machine and with one busy process beside it (a stand-in for a browser or a second kernel), and prints the medians
 and ratios. Then the amnesia panel's default run with its models trained 1, 2 or 3 at a time (one thread each).
@@ -12,9 +12,9 @@ from contextlib import contextmanager
 
 import torch
 
-from .core.models import ModelConfig
-from .core.timing import threads
-from .lessons import amnesia, race, scaling
+from helpers.core.models import ModelConfig
+from helpers.core.timing import threads
+from helpers.lessons import amnesia, race, scaling
 
 BUSY = "while True: pass"  # one process that keeps one core busy
 
@@ -70,15 +70,12 @@ def measure(work, n_threads, loaded, repeats):
 
 def main(argv=None):
     """Print, per kind of work, the median seconds at 1 and 2 threads, quiet and loaded, and the ratios."""
-    parser = argparse.ArgumentParser(prog="python -m helpers.benchmark", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python tools/bench_threads.py", description=main.__doc__)
     parser.add_argument("--repeats", type=int, default=1, help="runs per cell of the table; the median counts")
     parser.add_argument("--quick", action="store_true", help="a smaller version of each kind of work")
-    parser.add_argument("--kinds", default=",".join(WORK), help="comma-separated, from " + ", ".join(WORK))
+    parser.add_argument("--kinds", nargs="+", choices=list(WORK), default=list(WORK), help="the kinds of work to time")
     args = parser.parse_args(argv)
-    kinds = [k for k in args.kinds.split(",") if k]
-    for k in kinds:
-        if k not in WORK:
-            parser.exit(2, f"{parser.prog}: error: kinds must be drawn from {list(WORK)}, got {k!r}\n")
+    kinds = list(dict.fromkeys(args.kinds))  # each once, in the order given
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads by default; median of {args.repeats}")
     print(f"{'work':<10}{'quiet 1t':>10}{'quiet 2t':>10}{'busy 1t':>10}{'busy 2t':>10}"
           f"{'2t/1t quiet':>13}{'2t/1t busy':>12}")

@@ -1,0 +1,118 @@
+"""The amnesia lesson's figures (notebooks 01, 04, 05): the curves and verdicts of the amnesia test, the gradient
+that reaches each position, the training steps that remembering costs, and recall at other lengths."""
+import textwrap
+
+import numpy as np
+from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+from ..core.tasks import RecallConfig
+from ..lessons.amnesia import CHANCE, NAMES, chance_margin, steps_table
+from .plots import COLORS, last_position_heatmap, plot_history, position_labels, show, subplots
+
+
+def show_amnesia(result):
+    """Draw an amnesia result (training curves, where the Transformer's last position looks); return its summary.
+    Introduced in notebook 01."""
+    plot_history({NAMES[v]: h for v, h in result.history.items()}, chance=CHANCE,
+                 colors={NAMES[v]: COLORS[v] for v in result.history},
+                 title=f"First-letter recall at length {result.length}")
+    show()
+    if result.attention is not None:
+        last_position_heatmap(result.attention, position_labels(result.string),
+                              "Transformer, last layer: where the last position looks")
+        show()
+    return result.summary()
+
+
+def show_verdicts(result):
+    """Draw an amnesia result as its verdicts: each model's held-out accuracy as a bar with its verdict beneath, chance
+    and 3 standard errors above chance; return its summary. The first taste of notebook 01 (04 draws the curves)."""
+    n, chance = RecallConfig().n_test, CHANCE  # the held-out strings amnesia_test scores
+    above = chance_margin(n, chance)           # 3 standard errors above a guesser's accuracy
+    kinds = list(result.accuracy)
+    _, ax = subplots(figsize=(8, 3.6))
+    bars = ax.bar(range(len(kinds)), [result.accuracy[k] for k in kinds], color=[COLORS[k] for k in kinds], width=0.6)
+    ax.bar_label(bars, [f"{result.accuracy[k]:.1%}" for k in kinds], padding=2, fontsize=10)
+    ax.axhline(chance, color="k", lw=1, ls="--", label=f"chance ({chance:.1%})")
+    ax.axhline(above, color="0.4", lw=1, ls=":", label=f"3 standard errors above chance ({above:.1%})")
+    ax.set_xticks(range(len(kinds)), [NAMES[k] + "\n" + textwrap.fill(result.verdict(k), 24) for k in kinds])
+    ax.set(ylabel=f"held-out accuracy ({n} strings)", ylim=(0, 1.12),
+           title=f"First-letter recall at length {result.length}")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    show()
+    return result.summary()
+
+
+STYLES = {"rnn": ("o-", COLORS["rnn"]), "lstm": ("s-", COLORS["lstm"]), "lstm_fb1": ("s--", "#ff7f0e"),
+          "transformer": ("^-", COLORS["transformer"])}
+
+
+def plot_gradients(result):
+    """Two log-scale panels, at initialisation and after training: ‖∂loss/∂e_t‖ against position t (notebook 05)."""
+    fig, axes = subplots(1, 2, figsize=(11, 3.6), sharey=True)
+    positions = np.arange(1, result.length + 1)
+    for ax, grads, title in [(axes[0], result.init, "at initialisation"),
+                             (axes[1], result.trained, f"after {result.epochs} epochs")]:
+        for v in result.variants:
+            marker, color = STYLES[v]
+            ax.semilogy(positions, grads[v].clamp_min(1e-30), marker, ms=3, color=color, label=NAMES[v])
+        ax.set(xlabel="position t (1 = the letter to recall)", title=title)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # positions are whole numbers
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0].set_ylabel("‖∂loss/∂e_t‖ (log scale)")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(result.variants), fontsize=9,
+               frameon=False)  # below the panels: no legend covers a line
+    fig.suptitle(f"The gradient that reaches each position, length {result.length}")
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+def plot_steps(runs, cap, ax=None, title=None, legend=True):
+    """The cost of remembering: training steps to the target against length (both log scale), the median over
+    seeds with the fewest-to-most range; a run that the cap stopped is drawn on the cap line as ▲ "beyond the
+    cap". Introduced in notebook 05."""
+    if ax is None:
+        _, ax = subplots(figsize=(7, 4))
+    table = steps_table(runs)
+    for i, (v, by_len) in enumerate(table.items()):
+        marker, color = STYLES[v]
+        shift = 1 + 0.03 * (i - (len(table) - 1) / 2)  # side by side, so equal values stay visible
+        done = [(L, m, lo, hi) for L, (m, lo, hi, beyond, n) in by_len.items() if m is not None]
+        if done:
+            L, m, lo, hi = (np.array(c, dtype=float) for c in zip(*done))
+            ax.errorbar(L * shift, m, yerr=[m - lo, hi - m], fmt=marker, ms=5, capsize=3, color=color,
+                        label=NAMES[v])
+        beyond = [L for L, (m, lo, hi, b, n) in by_len.items() if m is None]
+        if beyond:
+            ax.plot(np.array(beyond) * shift, [cap] * len(beyond), "^", ms=8, color=color, mfc="none",
+                    label=None if done else NAMES[v])
+    ax.axhline(cap, color="k", lw=0.8, ls=":")
+    ax.text(min(r["length"] for r in runs), cap * 1.15, f"▲ = beyond the cap ({cap:,} steps) on most seeds",
+            fontsize=9, va="bottom")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    lengths = sorted({r["length"] for r in runs})
+    ax.set_xticks(lengths, [str(L) for L in lengths])
+    ax.set_xticks([], minor=True)
+    ax.set_ylim(top=cap * 2.2)
+    ax.set(xlabel="sequence length (log scale)", ylabel="training steps to reach 90% (log scale)", title=title)
+    if legend:
+        ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return ax
+
+
+def plot_transfer(result, ax=None):
+    """Held-out accuracy at other lengths of models trained at one length (notebook 05)."""
+    if ax is None:
+        _, ax = subplots(figsize=(7, 3.6))
+    for v, by_len in result["accuracy"].items():
+        marker, color = STYLES[v]
+        ax.plot(list(by_len), list(by_len.values()), marker, ms=5, color=color, label=NAMES[v])
+    ax.axvline(result["train_length"], color="k", lw=0.8, ls="--", label=f"trained at length {result['train_length']}")
+    ax.axhline(CHANCE, color="k", lw=0.8, ls=":", label="chance (1/26)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # lengths are whole numbers
+    ax.set(xlabel="test length (letters)", ylabel="held-out accuracy", ylim=(-0.03, 1.03),
+           title=f"Answer the letter at position {result['position']} (from the end), trained at one length")
+    ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return ax
