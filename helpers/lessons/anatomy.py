@@ -2,6 +2,7 @@
 layers (dependent operations from the autograd graph, reach from forward-mode derivatives, FLOPs from the
 shapes of the matrix products) and the softmax saturation behind the √d (notebooks 06, 07, 08). The
 drawings of the chain, the web and the arcs are in helpers.view.figures."""
+import copy
 import math
 import warnings
 from contextlib import contextmanager
@@ -11,10 +12,11 @@ import torch
 import torch.autograd.forward_ad as fwAD
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
 from ..core.checks import check_int
 from ..core.counting import critical_path
-from ..core.models import Block, LSTMModel, ModelConfig, MultiHeadAttention
+from ..core.models import Block, LSTMModel, ModelConfig
 from ..core.timing import main_thread_only
 from ..core.train import seeded
 
@@ -174,33 +176,24 @@ def path_ops(kind, n, cfg=AnatomyConfig()):
     return layers, critical_path(h[0, -1], x1)
 
 
+# torch's matrix-product ops by the term of Table 1 they make: products with a weight (Linear, the LSTM's gates,
+# the convolution) and token-token products (Q·Kᵀ, weights·V, batched over the heads)
+WEIGHT_OPS = (torch.ops.aten.mm, torch.ops.aten.addmm, torch.ops.aten.convolution)
+TOKEN_OPS = (torch.ops.aten.bmm, torch.ops.aten.baddbmm)
+
+
 def matmul_flops(layer, n, d):
-    """FLOPs (2 per multiply-add) of one forward's weight ("n·d²") and token-token ("n²·d") matrix products.
-    Introduced in notebook 06."""
-    counts = {"n·d²": 0, "n²·d": 0}
-
-    def count(module, inputs, output):
-        x = inputs[0]
-        if isinstance(module, nn.Linear):  # every input row times the (in, out) weight
-            counts["n·d²"] += 2 * x.numel() * module.out_features
-        elif isinstance(module, nn.Conv1d):  # every output value reads in_channels x k inputs
-            counts["n·d²"] += 2 * output.numel() * module.in_channels * module.kernel_size[0]
-        elif isinstance(module, nn.LSTM):  # batch_first; every step: 4 gates from the input and from h_(t-1)
-            B, T, _ = x.shape
-            sizes = [module.input_size] + [module.hidden_size] * (module.num_layers - 1)
-            counts["n·d²"] += sum(2 * B * T * 4 * module.hidden_size * (i + module.hidden_size) for i in sizes)
-        elif isinstance(module, MultiHeadAttention):  # Q·Kᵀ and weights·V, (B, H, T, T) x d/H each
-            B, H, T, _ = output[1].shape
-            counts["n²·d"] += 2 * 2 * B * H * T * T * (x.size(-1) // H)
-
-    handles = [m.register_forward_hook(count) for m in layer.modules()]
-    try:
-        with torch.no_grad():
-            layer(torch.randn(1, n, d, generator=torch.Generator().manual_seed(0)))  # (1, n, d): only shapes count
-    finally:
-        for h in handles:
-            h.remove()
-    return counts
+    """FLOPs (2 per multiply-add) of one forward's weight ("n·d²") and token-token ("n²·d") matrix products, as
+    torch's FlopCounterMode counts them. Introduced in notebook 06."""
+    layer = copy.deepcopy(layer).double()  # float64: nn.LSTM step by step, whose matrix products are counted
+    x = torch.randn(1, n, d, dtype=torch.float64, generator=torch.Generator().manual_seed(0))  # (1, n, d): shapes count
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        layer(x)
+    ops = counter.get_flop_counts()["Global"]  # {op: FLOPs} over the whole forward
+    unknown = [str(op) for op in ops if op not in WEIGHT_OPS + TOKEN_OPS]
+    if unknown:
+        raise ValueError(f"layer runs matrix products matmul_flops does not sort: {unknown}")
+    return {"n·d²": sum(ops.get(op, 0) for op in WEIGHT_OPS), "n²·d": sum(ops.get(op, 0) for op in TOKEN_OPS)}
 
 
 def flops(kind, n, cfg=AnatomyConfig()):
