@@ -14,6 +14,7 @@ import os
 import platform
 import shlex
 import sys
+import threading
 import time
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -29,7 +30,7 @@ from .core.train import TrainConfig
 from .lessons import amnesia, race, scaling
 
 FORMAT = "helpers.record/1"
-KINDS = ("race", "scaling", "amnesia")
+RECORDINGS = ("race", "scaling", "amnesia")  # the kinds of recording, each with its recorder below
 
 
 def cpu_model():
@@ -62,6 +63,34 @@ def path_for(kind, device, out_dir=REFERENCE_DIR):
     return Path(out_dir) / f"{kind}_{torch.device(device).type}.json"
 
 
+def read(path):
+    """The JSON object in `path`; a ValueError naming the file when it is not one (cut off while written, say)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except ValueError as err:  # not JSON (UnicodeDecodeError is a ValueError too)
+        raise ValueError(f"{path} is not a readable recording ({err}); it may have been cut off while written: "
+                         "move it away to record afresh") from err
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a readable recording: it holds a JSON {type(data).__name__}, not an object")
+    return data
+
+
+def write_atomically(path, text):
+    """Write `text` to `path` through a temporary file in the same folder and os.replace, so a run killed while
+    writing leaves the old file whole, never half a file (python -m helpers.record)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())  # on disk before it takes the name
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)  # only left when the write or the replace failed
+
+
 class Recording:
     """One file being written for notebook 05, 11 or 12: `add(result)` appends and rewrites it, so a stopped
     run keeps what it measured."""
@@ -77,10 +106,9 @@ class Recording:
     def resume(self):
         """Take over the results of an unfinished file at this path with the same kind and settings; return the
         (model, length, seed) of each, so they are not measured again (python -m helpers.record amnesia)."""
-        try:
-            old = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        if not self.path.exists():
             return []
+        old = read(self.path)  # a file cut off while written is refused, not silently started over
         same = json.loads(json.dumps(self.data["settings"]))  # as the file holds it: tuples become lists
         if old.get("complete") or old.get("kind") != self.data["kind"] or old.get("settings") != same:
             return []
@@ -98,8 +126,7 @@ class Recording:
         prov = self.data["provenance"]
         prov["wall_seconds"] = round(time.perf_counter() - self.start, 1)
         prov["cpu_seconds"] = round(time.process_time() - self.cpu_start, 1)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(self.data, indent=1) + "\n", encoding="utf-8")
+        write_atomically(self.path, json.dumps(self.data, indent=1) + "\n")
 
     def finish(self):
         """Mark the recording complete and write it; returns the path."""
@@ -201,9 +228,9 @@ RECORDERS = {"race": record_race, "scaling": record_scaling, "amnesia": record_a
 
 def load(kind, root=REFERENCE_DIR):
     """Every recording of `kind` in data/reference/, GPU ones first (other files there are skipped) (notebook 05)."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
-    found = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(Path(root).glob("*.json"))]
+    if kind not in RECORDINGS:
+        raise ValueError(f"kind must be one of {list(RECORDINGS)}, got {kind!r}")
+    found = [read(p) for p in sorted(Path(root).glob("*.json"))]
     found = [d for d in found if d.get("format") == FORMAT and d.get("kind") == kind]
     return sorted(found, key=lambda d: d["provenance"]["device"] == "cpu")
 
@@ -219,7 +246,7 @@ def label(rec):
 def main(argv=None):
     """Record one kind of measurement on --device into --out/<kind>_<device>.json (notebooks 05, 11, 12)."""
     parser = argparse.ArgumentParser(prog="python -m helpers.record", description=main.__doc__)
-    parser.add_argument("kind", choices=KINDS)
+    parser.add_argument("kind", choices=RECORDINGS)
     parser.add_argument("--device", default="cuda" if available("cuda") else "cpu", choices=("cpu", "cuda"))
     parser.add_argument("--out", default=str(REFERENCE_DIR), help="folder for the JSON file")
     parser.add_argument("--quick", action="store_true", help="tiny settings (a smoke test)")

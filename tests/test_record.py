@@ -1,6 +1,7 @@
 """The one recorder: every kind writes the same format with its provenance, runs with torch and NumPy alone,
 and load() reads only recordings of the kind asked for."""
 import json
+import re
 import subprocess
 import sys
 
@@ -18,7 +19,7 @@ def run_recorder(*args):
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.parametrize("kind", record.KINDS)
+@pytest.mark.parametrize("kind", record.RECORDINGS)
 def test_each_kind_writes_one_format_with_provenance_without_matplotlib(kind, tmp_path):
     done = run_recorder(kind, "--device", "cpu", "--quick", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr
@@ -98,8 +99,40 @@ def test_the_recorder_refuses_a_missing_or_unknown_device(tmp_path):
 
 
 def test_the_stored_recordings_are_in_the_current_format():
-    for kind in record.KINDS:
+    for kind in record.RECORDINGS:
         recs = record.load(kind)
         assert recs, f"no {kind} recording in data/reference/"
         for rec in recs:
             assert rec["complete"] and rec["provenance"]["command"].startswith("python -m helpers.")
+
+
+def test_a_corrupt_recording_is_refused_naming_the_file_not_started_over(tmp_path):
+    path = tmp_path / "amnesia_cpu.json"
+    path.write_text('{"format": "helpers.record/1", "kind": "amnesia", "results": [{"model": "ls')  # cut off
+    rec = record.Recording("amnesia", "cpu", {"lengths": [5]}, path, command="test")
+    with pytest.raises(ValueError, match=re.escape(f"{path} is not a readable recording")):
+        rec.resume()
+    with pytest.raises(ValueError, match=re.escape(f"{path} is not a readable recording")):
+        record.load("amnesia", tmp_path)
+    path.write_text("[]")
+    with pytest.raises(ValueError, match="holds a JSON list, not an object"):
+        rec.resume()
+    assert record.Recording("amnesia", "cpu", {}, tmp_path / "none.json").resume() == []  # no file: a fresh start
+
+
+def test_a_write_cut_before_its_replace_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    path = tmp_path / "a.json"
+    rec = record.Recording("amnesia", "cpu", {"lengths": [5]}, path, command="test")
+    rec.add({"model": "lstm", "accuracy": 0.5})
+    before = path.read_text()
+
+    def killed(src, dst):
+        assert json.loads(open(src).read())["results"][-1] == {"model": "gru", "accuracy": 0.7}  # written in full
+        raise KeyboardInterrupt("killed between the write and the replace")
+    monkeypatch.setattr(record.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt, match="killed between the write and the replace"):
+        rec.add({"model": "gru", "accuracy": 0.7})
+    assert path.read_text() == before and [p.name for p in tmp_path.iterdir()] == ["a.json"]  # no temporary left
+    monkeypatch.undo()
+    rec.add()
+    assert [r["model"] for r in json.loads(path.read_text())["results"]] == ["lstm", "gru"]
