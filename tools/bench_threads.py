@@ -11,9 +11,9 @@ import time
 from contextlib import contextmanager
 
 import torch
+from torch.utils.benchmark import Timer
 
 from helpers.core.models import ModelConfig
-from helpers.core.timing import threads
 from helpers.lessons import amnesia, race, scaling
 
 BUSY = "while True: pass"  # one process that keeps one core busy
@@ -58,23 +58,25 @@ def busy_neighbour(on):
 
 
 def measure(work, n_threads, loaded, repeats):
-    """Median wall seconds of work() at `n_threads`, with or without a busy neighbour."""
-    runs = []
-    with busy_neighbour(loaded), threads(n_threads):
-        for _ in range(repeats):
-            start = time.perf_counter()
-            work()
-            runs.append(time.perf_counter() - start)
-    return statistics.median(runs)
+    """Median wall seconds of `repeats` runs of work() at `n_threads`, with or without a busy neighbour. torch's
+    Timer sets the threads for each measurement and restores them after (this script's own process, its main
+    thread); blocked_autorange(min_run_time=0) runs work() once untimed (a warm-up after the thread change, which
+    rebuilds oneDNN's kernels), then times one block, here of one run, as each run takes far longer than the clock."""
+    timer = Timer("work()", globals={"work": work}, num_threads=n_threads)
+    with busy_neighbour(loaded):
+        return statistics.median(timer.blocked_autorange(min_run_time=0).median for _ in range(repeats))
 
 
 def main(argv=None):
     """Print, per kind of work, the median seconds at 1 and 2 threads, quiet and loaded, and the ratios."""
     parser = argparse.ArgumentParser(prog="python tools/bench_threads.py", description=main.__doc__)
-    parser.add_argument("--repeats", type=int, default=1, help="runs per cell of the table; the median counts")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="timed runs per cell of the table, each after an untimed one; the median counts")
     parser.add_argument("--quick", action="store_true", help="a smaller version of each kind of work")
     parser.add_argument("--kinds", nargs="+", choices=list(WORK), default=list(WORK), help="the kinds of work to time")
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     kinds = list(dict.fromkeys(args.kinds))  # each once, in the order given
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads by default; median of {args.repeats}")
     print(f"{'work':<10}{'quiet 1t':>10}{'quiet 2t':>10}{'busy 1t':>10}{'busy 2t':>10}"

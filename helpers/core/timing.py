@@ -31,7 +31,7 @@ def main_thread_only(what):
 @contextmanager
 def threads(n):
     """torch's CPU threads set to `n` inside the block and restored after it; main thread only, as it is a setting
-    of the whole process (tools/bench_threads.py, notebooks 06, 11)."""
+    of the whole process (race.lstm_settings, notebook 11)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a whole number of threads, at least 1, got {n!r}")
     main_thread_only("threads()")
@@ -91,6 +91,15 @@ def synchronize(device):
         torch.mps.synchronize()
 
 
+# time_call times by hand rather than with torch.utils.benchmark.Timer, which fits none of its callers:
+# - Timer sets torch's thread count (torch.set_num_threads, for the whole process) around every measurement and
+#   restores it after; the race, the sweep and the panel's estimate are timed in a panel's background thread, where
+#   that restore can undo a cell's setting (threads() refuses to run there for the same reason);
+# - its callers keep each call's seconds, a fixed number of them (the race's spread and error bars, notebook 11's
+#   min/median/max, the Timing table's runs), while Timer returns per-block means of a count it picks
+#   (blocked_autorange, adaptive_autorange) or one mean after two more warm-up calls per timeit();
+# - a Stop must end a sweep between two timed calls (between=), and Timer has no hook between calls.
+# tools/bench_threads.py, in its own process's main thread, times with Timer.
 def time_call(fn, device="cpu", repeats=5, warmup=2, between=None):
     """Seconds of each of `repeats` calls of fn() after `warmup` calls, synchronising the device; `between()`, if
     given, runs before each call, untimed (a panel's Stop: helpers.core.train.checkpoint) (notebook 01)."""

@@ -3,7 +3,6 @@ random string, the gradient that reaches each position, the training steps that 
 length, and where attention with learned absolute positions loses."""
 import functools
 import math
-import time
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -13,7 +12,7 @@ from ..core.checks import check_int
 from ..core.models import ModelConfig, build_model
 from ..core.tasks import MAX_LENGTH, MIN_LENGTH, FirstLetterRecall, RecallConfig, decode
 from ..core.paths import REFERENCE_DIR
-from ..core.timing import NO_GPU, SIDE_BY_SIDE, pick_device
+from ..core.timing import NO_GPU, SIDE_BY_SIDE, pick_device, time_call
 from ..core.train import (MAX_EPOCHS, TrainConfig, cache_finished, evaluate, seeded, time_training_step,
                           train_kinds)
 
@@ -165,15 +164,13 @@ def step_seconds(variant, length, size="width"):
     for p in model.parameters():
         torch.nn.init.normal_(p, std=0.1, generator=torch.Generator().manual_seed(0))
     opt = torch.optim.Adam(model.parameters())
-    times = []
-    for _ in range(2):  # the first step warms up, the second is timed
-        start = time.perf_counter()
+
+    def step():
         loss = FirstLetterRecall.loss(model(x), x[:, 0])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        times.append(time.perf_counter() - start)
-    return times[-1]
+    return time_call(step, "cpu", repeats=1, warmup=1)[0]  # in a panel's thread: see time_call on Timer
 
 
 def estimate_seconds(length=20, epochs=EPOCHS, kinds=CONTESTANTS, size="width", side_by_side=SIDE_BY_SIDE,

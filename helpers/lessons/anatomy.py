@@ -186,8 +186,8 @@ def matmul_flops(layer, n, d):
     """FLOPs (2 per multiply-add) of one forward's weight ("n·d²") and token-token ("n²·d") matrix products, as
     torch's FlopCounterMode counts them. Introduced in notebook 06."""
     layer = copy.deepcopy(layer).double()  # float64: nn.LSTM step by step, whose matrix products are counted
-    x = torch.randn(1, n, d, dtype=torch.float64, generator=torch.Generator().manual_seed(0))  # (1, n, d): shapes count
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+    x = torch.randn(1, n, d, dtype=torch.float64, generator=torch.Generator().manual_seed(0))  # (1, n, d)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:  # counts this thread's ops only (a panel's)
         layer(x)
     ops = counter.get_flop_counts()["Global"]  # {op: FLOPs} over the whole forward
     unknown = [str(op) for op in ops if op not in WEIGHT_OPS + TOKEN_OPS]

@@ -175,7 +175,7 @@ def matmul_rate(device="cpu", dtype="float32", n=None):
     device = torch.device(device)
     n = n or (8192 if device.type == "cuda" else 1024)
     a = torch.randn(n, n, device=device, dtype=getattr(torch, dtype))  # (n, n)
-    runs = time_call(lambda: a @ a, device, repeats=5, warmup=2)
+    runs = time_call(lambda: a @ a, device, repeats=5, warmup=2)  # by hand, not Timer: sweep runs in a panel's thread
     return 2 * n ** 3 / statistics.median(runs)
 
 
