@@ -94,7 +94,8 @@ def synchronize(device):
 # time_call times by hand rather than with torch.utils.benchmark.Timer, which fits none of its callers:
 # - Timer sets torch's thread count (torch.set_num_threads, for the whole process) around every measurement and
 #   restores it after; the race, the sweep and the panel's estimate are timed in a panel's background thread, where
-#   that restore can undo a cell's setting (threads() refuses to run there for the same reason);
+#   that reaches the cells: with torch 2.13, a cell that ran torch during a background Timer(num_threads=2) kept 2
+#   threads after the Timer restored 1 (threads() refuses to run there for the same reason);
 # - its callers keep each call's seconds, a fixed number of them (the race's spread and error bars, notebook 11's
 #   min/median/max, the Timing table's runs), while Timer returns per-block means of a count it picks
 #   (blocked_autorange, adaptive_autorange) or one mean after two more warm-up calls per timeit();
