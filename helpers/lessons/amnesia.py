@@ -110,16 +110,6 @@ class AmnesiaResult:
         return f"not solved within {epochs(self.epochs)} at this budget"
 
 
-def check_variants(variants):
-    """Raise ValueError unless `variants` is a non-empty tuple (or list) of VARIANTS names (notebook 04)."""
-    if isinstance(variants, str) or not isinstance(variants, (tuple, list)) or not variants:
-        raise ValueError(f"variants must be a non-empty tuple of names from {list(VARIANTS)}, e.g. ('lstm',), "
-                         f"got {variants!r}")
-    for variant in variants:
-        if variant not in VARIANTS:
-            raise ValueError(f"variants must be drawn from {list(VARIANTS)}, got {variant!r}")
-
-
 def amnesia_test(length=20, epochs=EPOCHS, seed=0, device=None, variants=CONTESTANTS, model_cfg=None, progress=False,
                  target=TARGET, workers=SIDE_BY_SIDE, size="width", fresh=True):
     """Train each variant on first-letter recall at `length`, `workers` side by side (a model stops once it reaches
@@ -128,7 +118,12 @@ def amnesia_test(length=20, epochs=EPOCHS, seed=0, device=None, variants=CONTEST
     check_int("length", length, MIN_LENGTH, MAX_LENGTH)
     check_int("epochs", epochs, 1, MAX_EPOCHS)
     check_int("seed", seed, 0, 2**31 - 1)
-    check_variants(variants)
+    if isinstance(variants, str) or not isinstance(variants, (tuple, list)) or not variants:
+        raise ValueError(f"variants must be a non-empty tuple of names from {list(VARIANTS)}, e.g. ('lstm',), "
+                         f"got {variants!r}")
+    for variant in variants:
+        if variant not in VARIANTS:
+            raise ValueError(f"variants must be drawn from {list(VARIANTS)}, got {variant!r}")
     configs = {v: contestant_config(v, length, size) if model_cfg is None
                else replace(model_cfg, forget_bias=model_cfg.forget_bias + VARIANTS[v][1]) for v in variants}
     task = LetterRecall(RecallConfig(length=length, seed=seed, fresh=fresh))
