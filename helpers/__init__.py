@@ -11,7 +11,7 @@ from .core.checks import check_int, check_parameters
 from .core.corpus import CORPUS_DIR, NextWord, Vocab, corpus_task, load_sentences, tokenize
 from .core.models import (LSTMCell, LSTMModel, ModelConfig, MultiHeadAttention, RNNModel, TransformerModel, attention,
                           build_model, causal_mask)
-from .core.tasks import LETTERS, MAX_LENGTH, MIN_LENGTH, FirstLetterRecall, RecallConfig, decode, encode
+from .core.tasks import LETTERS, MAX_LENGTH, MIN_LENGTH, LetterRecall, RecallConfig, decode, encode
 from .core.timing import (NO_GPU, THREADS, Timing, device_name, pick_device, threads, time_call, time_devices,
                           use_thread_policy)
 from .core.train import (MAX_EPOCHS, Control, History, TrainConfig, cache_finished, controlled, evaluate, mark_cut,
@@ -26,7 +26,7 @@ VIEW = {"Panel": "panel", "amnesia_panel": "widgets", "showdown_panel": "widgets
 __all__ = [
     "check_int", "CORPUS_DIR", "NextWord", "Vocab", "corpus_task", "load_sentences", "tokenize", "LSTMCell",
     "LSTMModel", "ModelConfig", "MultiHeadAttention", "RNNModel", "TransformerModel", "attention", "build_model",
-    "causal_mask", "LETTERS", "MAX_LENGTH", "FirstLetterRecall", "RecallConfig", "decode", "encode", "NO_GPU",
+    "causal_mask", "LETTERS", "MAX_LENGTH", "LetterRecall", "RecallConfig", "decode", "encode", "NO_GPU",
     "THREADS", "Timing", "device_name", "pick_device", "threads", "time_call", "time_devices", "MAX_EPOCHS",
     "Control", "History", "TrainConfig", "cache_finished", "controlled", "evaluate", "seed_everything", "seeded",
     "side_by_side", "time_training_step", "train", "train_kinds", "CONTESTANTS", "KINDS", "NAMES", "AmnesiaResult",

@@ -7,8 +7,8 @@ from .core.tasks import MAX_LENGTH, MIN_LENGTH
 from .core.timing import device_name, pick_device
 from .core.train import MAX_EPOCHS
 from .lessons import language, learning
-from .lessons import race as speed
 from .lessons.amnesia import NAMES, amnesia_test
+from .lessons.race import MAX_WORDS, TORCH_WAYS, run_race
 
 WIDTH = 64
 
@@ -26,10 +26,10 @@ def amnesia(args):
     r = amnesia_test(length=args.length, epochs=args.epochs, seed=args.seed, device=args.device)
     print(f"\nTest string (never seen in training):\n  {r.string}")
     print(f"Question: what was the FIRST letter?   Truth: {r.answer}\n")
-    for kind, guess in r.predictions.items():
+    for variant, guess in r.predictions.items():
         mark = "✓ right" if guess == r.answer else "✗ wrong"
-        print(f"  {NAMES[kind]:<20} answers {guess}  {mark:<8}  held-out accuracy {r.accuracy[kind]:6.1%}, "
-              f"{r.verdict(kind)}   ({r.params[kind]:,} parameters, trained in {r.seconds[kind]:.1f} s)")
+        print(f"  {NAMES[variant]:<20} answers {guess}  {mark:<8}  held-out accuracy {r.accuracy[variant]:6.1%}, "
+              f"{r.verdict(variant)}   ({r.params[variant]:,} parameters, trained in {r.seconds[variant]:.1f} s)")
 
 
 def deep_dive(args):
@@ -50,10 +50,10 @@ def training(args):
 
 def race(args):
     """The speed race: an LSTM layer against a self-attention layer, in torch on the CPU and the GPU."""
-    ways = speed.TORCH_WAYS if args.device != "cpu" else ("torch-cpu",)
+    ways = TORCH_WAYS if args.device != "cpu" else ("torch-cpu",)
     print(banner("SPEED RACE: LSTM against Transformer"))
-    print(f"{args.length:,} words, forward + backward, median of {args.epochs} runs ...", flush=True)
-    print(speed.race(words=args.length, ways=ways, repeats=args.epochs, seed=args.seed))
+    print(f"{args.length:,} words, forward + backward, median of {args.runs} runs ...", flush=True)
+    print(run_race(words=args.length, ways=ways, repeats=args.runs, seed=args.seed))
     print("Pure Python and NumPy race in notebook 11, where both layers are written out by hand.")
 
 
@@ -66,27 +66,30 @@ def showdown(args):
     print(result.summary())
 
 
-# name -> (function, --length default and range, --epochs default and range, what --length and --epochs mean)
+# name -> (function, --length default and range, what --length means, the count option: its name, default, range
+# and meaning): --epochs for a demo that trains, --runs for the race, which times
 DEMOS = {
-    "amnesia": (amnesia, 20, (MIN_LENGTH, MAX_LENGTH), 10, (1, MAX_EPOCHS), "letters per string", "training epochs"),
-    "deep-dive": (deep_dive, None, (1, len(learning.tokenize(learning.DECK_SENTENCE))), 15, (1, MAX_EPOCHS),
-                  "words of the deck's sentence to read (default: all of them)", "training epochs"),
-    "training": (training, 11, (2, learning.MAX_TOKENS - 1), 60, (1, MAX_EPOCHS), "tokens per target sentence",
-                 "training epochs"),
-    "race": (race, 1000, (1, speed.MAX_WORDS), 5, (1, 100), "words in the document",
-             "timed runs per way (their median counts)"),
-    "showdown": (showdown, 15, (1, 1000), 20, (1, MAX_EPOCHS), "words to generate", "training epochs"),
+    "amnesia": (amnesia, 20, (MIN_LENGTH, MAX_LENGTH), "letters per string",
+                ("epochs", 10, (1, MAX_EPOCHS), "training epochs")),
+    "deep-dive": (deep_dive, None, (1, len(learning.tokenize(learning.DECK_SENTENCE))),
+                  "words of the deck's sentence to read (default: all of them)",
+                  ("epochs", 15, (1, MAX_EPOCHS), "training epochs")),
+    "training": (training, 11, (2, learning.MAX_TOKENS - 1), "tokens per target sentence",
+                 ("epochs", 60, (1, MAX_EPOCHS), "training epochs")),
+    "race": (race, 1000, (1, MAX_WORDS), "words in the document",
+             ("runs", 5, (1, 100), "timed runs per way (their median counts)")),
+    "showdown": (showdown, 15, (1, 1000), "words to generate", ("epochs", 20, (1, MAX_EPOCHS), "training epochs")),
 }
 DEVICES = {"race": ("cpu", "cuda")}  # demos that run on fewer devices than cpu, cuda and mps
 
 
 def check_args(args):
-    """Raise ValueError naming the option (--length, --epochs, --seed, --device) whose value is out of range,
-    before any demo prints a line."""
-    _, _, lengths, _, epochs, _, _ = DEMOS[args.demo]
+    """Raise ValueError naming the option (--length, --epochs or --runs, --seed, --device) whose value is out of
+    range, before any demo prints a line."""
+    _, _, lengths, _, (count, _, counts, _) = DEMOS[args.demo]
     if args.length is not None:
         check_int("--length", args.length, *lengths)
-    check_int("--epochs", args.epochs, *epochs)
+    check_int(f"--{count}", getattr(args, count), *counts)
     check_int("--seed", args.seed, 0, 2**31 - 1)
     allowed = DEVICES.get(args.demo, ("cpu", "cuda", "mps"))
     if args.device is not None and args.device.split(":")[0] not in allowed:
@@ -98,15 +101,16 @@ def check_args(args):
 
 
 def parser():
-    """The command line: one sub-command per demo, each with --length --epochs --seed --device."""
+    """The command line: one sub-command per demo, each with --length, --epochs (or the race's --runs), --seed and
+    --device."""
     p = argparse.ArgumentParser(prog="python -m helpers", description=__doc__)
     sub = p.add_subparsers(dest="demo", required=True, metavar="DEMO")
-    for name, (fn, length, lengths, epochs, epoch_range, length_help, epochs_help) in DEMOS.items():
+    for name, (fn, length, lengths, length_help, (count, default, counts, count_help)) in DEMOS.items():
         d = sub.add_parser(name, help=fn.__doc__, description=fn.__doc__)
         shown = "" if length is None else f"; default {length}"
         d.add_argument("--length", type=int, default=length, help=f"{length_help}: {lengths[0]} to {lengths[1]}{shown}")
-        d.add_argument("--epochs", type=int, default=epochs,
-                       help=f"{epochs_help}: {epoch_range[0]} to {epoch_range[1]}; default {epochs}")
+        d.add_argument(f"--{count}", type=int, default=default,
+                       help=f"{count_help}: {counts[0]} to {counts[1]}; default {default}")
         d.add_argument("--seed", type=int, default=0, help="random seed: 0 to 2147483647; default 0")
         devices = " or ".join(DEVICES.get(name, ("cpu", "cuda", "mps")))
         d.add_argument("--device", default=None,

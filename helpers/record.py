@@ -181,7 +181,7 @@ def record_race(device, path, quick=False, log=print):
     rec = Recording("race", device, {"configs": [asdict(c) for c in plan]}, path)
     for cfg in plan:
         log(f"race: {cfg.words} words, width {cfg.d}, ways {', '.join(cfg.ways)}")
-        result = race.race(**asdict(cfg))
+        result = race.run_race(**asdict(cfg))
         log(str(result))
         rec.add(result.to_dict())
     return rec.finish()

@@ -41,9 +41,9 @@ def test_size_params_matches_parameter_counts():
         helpers.amnesia_test(length=4, epochs=1, size="big")
 
 
-def test_side_by_side_gives_the_numbers_of_one_after_another():
-    a = helpers.amnesia_test(length=6, epochs=2, seed=1, side_by_side=1, target=None)
-    b = helpers.amnesia_test(length=6, epochs=2, seed=1, side_by_side=3, target=None)
+def test_workers_side_by_side_give_the_numbers_of_one_after_another():
+    a = helpers.amnesia_test(length=6, epochs=2, seed=1, workers=1, target=None)
+    b = helpers.amnesia_test(length=6, epochs=2, seed=1, workers=3, target=None)
     for kind in helpers.CONTESTANTS:
         assert a.history[kind].train_loss == b.history[kind].train_loss
         assert a.history[kind].test_acc == b.history[kind].test_acc
@@ -51,9 +51,9 @@ def test_side_by_side_gives_the_numbers_of_one_after_another():
 
 
 def test_without_a_target_every_epoch_is_trained_and_the_verdict_says_so():
-    result = helpers.amnesia_test(length=4, epochs=1, kinds=("transformer",), target=None)
+    result = helpers.amnesia_test(length=4, epochs=1, variants=("transformer",), target=None)
     assert result.verdict("transformer") == "trained for 1 epoch" and result.solved["transformer"] is None
-    solved = helpers.amnesia_test(length=4, epochs=3, kinds=("transformer",))
+    solved = helpers.amnesia_test(length=4, epochs=3, variants=("transformer",))
     n = solved.solved["transformer"]
     assert solved.verdict("transformer") == f"solved in {n} epoch{'s' * (n != 1)}" and solved.history["transformer"].epochs == n
 
@@ -80,7 +80,7 @@ def test_same_seed_same_result():
     ({"epochs": 0}, "epochs must be an integer from 1 to 1000"),
     ({"seed": -1}, "seed must be an integer"),
     ({"device": "tpu"}, "device must be one of"),
-    ({"kinds": ("gru",)}, "kinds must be drawn from"),
+    ({"variants": ("gru",)}, "variants must be drawn from"),
 ])
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -91,7 +91,7 @@ def test_time_recall_step_reports_cpu_and_gpu():
     timing = helpers.time_recall_step("lstm", length=8, batch_size=4, repeats=2)
     assert timing.what == "one training step: LSTM, batch 4, length 8"
     assert len(timing.rows[0]["runs"]) == 2 and timing.median("cpu") == statistics.median(timing.rows[0]["runs"])
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(ValueError, match="variant must be one of"):
         helpers.time_recall_step("gru")
 
 

@@ -4,13 +4,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import FirstLetterRecall, RecallConfig, record
+from helpers import LetterRecall, RecallConfig, record
 from helpers.lessons import amnesia as proof
 
 
 def probe(length, n=64):
     """n held-out strings of `length` and their first letters."""
-    task = FirstLetterRecall(RecallConfig(length=length, seed=0))
+    task = LetterRecall(RecallConfig(length=length, seed=0))
     return task.test_x[:n], task.test_y[:n]
 
 
@@ -134,7 +134,7 @@ def test_gradient_figure_keeps_its_legend_off_the_lines_and_whole_positions_on_i
     fig.canvas.draw()
     assert all(ax.get_legend() is None for ax in fig.axes)  # no legend inside a panel
     (legend,) = fig.legends
-    assert [t.get_text() for t in legend.get_texts()] == [proof.LABELS[v] for v in result.variants]
+    assert [t.get_text() for t in legend.get_texts()] == [proof.NAMES[v] for v in result.variants]
     assert legend.get_window_extent().y1 <= min(ax.get_window_extent().y0 for ax in fig.axes)  # below the panels
     for ax in fig.axes:
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]

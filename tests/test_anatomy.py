@@ -25,7 +25,7 @@ def test_critical_path_counts_the_longest_chain():
 
 
 def test_recurrent_sequential_ops_grow_linearly_attention_stays_constant():
-    ops = {kind: [A.sequential_ops(kind, n, SMALL) for n in NS] for kind in A.KINDS}
+    ops = {kind: [A.sequential_ops(kind, n, SMALL) for n in NS] for kind in A.LAYER_TYPES}
     step = ops["recurrent"][1] - ops["recurrent"][0]
     assert step > 0 and ops["recurrent"][2] - ops["recurrent"][1] == 2 * step  # the same ops per extra token
     assert fit_slope(NS, ops["recurrent"]) > 0.85
@@ -42,7 +42,7 @@ def test_layers_needed_to_connect_token_1_to_the_last_output():
 
 
 def test_path_ops_grow_as_table_1_says():
-    paths = {kind: [A.path_ops(kind, n, SMALL)[1] for n in NS] for kind in A.KINDS}
+    paths = {kind: [A.path_ops(kind, n, SMALL)[1] for n in NS] for kind in A.LAYER_TYPES}
     assert len(set(paths["self-attention"])) == 1
     assert fit_slope(NS, paths["recurrent"]) > 0.85
     assert fit_slope(NS, paths["restricted"]) > 0.85
@@ -62,7 +62,7 @@ def test_reach_follows_each_layers_wiring():
 
 def test_flops_from_shapes_match_torch_flop_counter():
     from torch.utils.flop_counter import FlopCounterMode
-    for kind in A.KINDS:
+    for kind in A.LAYER_TYPES:
         layer, x = A.make_layer(kind, SMALL), torch.randn(1, 12, SMALL.d_model)
         with A.unfused(), torch.no_grad(), FlopCounterMode(display=False) as counter:
             layer(x)
@@ -82,8 +82,8 @@ def test_flops_grow_with_n_as_their_terms_say():
 
 
 @pytest.mark.parametrize("cfg", [SMALL, A.AnatomyConfig(d_model=12, n_heads=3)])
-def test_crossover_is_where_attention_stops_being_cheaper_than_recurrence(cfg):
-    rule = A.crossover(cfg)
+def test_flop_crossover_is_where_attention_stops_being_cheaper_than_recurrence(cfg):
+    rule = A.flop_crossover(cfg)
     assert (rule["per n²·d"], rule["per n·d²"]) == (4, 16)  # 2 products x 2 FLOPs; 4 gates x (W, U) x 2 FLOPs
     cheaper = [n for n in range(2, 8 * cfg.d_model)  # the oracle: compare the two counts at every n
                if A.flops("self-attention", n, cfg)["n²·d"] < A.flops("recurrent", n, cfg)["total"]]

@@ -59,7 +59,7 @@ def test_train_variant_keeps_no_stopped_result(moment):
 @pytest.mark.parametrize("moment", ["before", "during", "after"])
 @pytest.mark.parametrize("workers", [1, 3])
 def test_a_cached_train_kinds_keeps_no_half_result(moment, workers):
-    task = helpers.FirstLetterRecall(helpers.RecallConfig(length=5, n_train=128, n_test=64))
+    task = helpers.LetterRecall(helpers.RecallConfig(length=5, n_train=128, n_test=64))
 
     @helpers.cache_finished()
     def pair(epochs):
@@ -72,7 +72,7 @@ def test_a_cached_train_kinds_keeps_no_half_result(moment, workers):
 
 
 def test_an_outer_cache_around_an_inner_one_is_cut_too():
-    task = helpers.FirstLetterRecall(helpers.RecallConfig(length=5, n_train=128, n_test=64))
+    task = helpers.LetterRecall(helpers.RecallConfig(length=5, n_train=128, n_test=64))
 
     @helpers.cache_finished()
     def inner(epochs):
@@ -90,7 +90,7 @@ def test_an_outer_cache_around_an_inner_one_is_cut_too():
 
 
 def test_ctrl_c_inside_a_training_keeps_nothing():
-    task = helpers.FirstLetterRecall(helpers.RecallConfig(length=5, n_train=128, n_test=64))
+    task = helpers.LetterRecall(helpers.RecallConfig(length=5, n_train=128, n_test=64))
     interrupt = {"at": 2}
 
     @helpers.cache_finished()
@@ -114,7 +114,7 @@ def test_the_showdown_models_keep_no_stopped_result(moment):
     language.cached_language_models.cache_clear()
     cut = stopped_call(language.cached_language_models, moment, epochs=2, seed=0)
     done = assert_next_call_trains(language.cached_language_models, cut, epochs=2, seed=0)
-    assert set(done.models) == set(language.KINDS) and all(h.epochs == 2 for h in done.history.values())
+    assert set(done.models) == set(language.LM_KINDS) and all(h.epochs == 2 for h in done.history.values())
     assert "LSTM" in language.showdown(steps=2, epochs=2).summary()  # and the showdown answers with them
 
 
@@ -131,7 +131,7 @@ def test_the_best_epoch_study_keeps_no_stopped_result():
     assert stopped_call(language.cached_best_epoch_study, "before", seeds=(0,), max_epochs=1, patience=1) is None
     done = language.cached_best_epoch_study(seeds=(0,), max_epochs=1, patience=1)
     assert language.cached_best_epoch_study(seeds=(0,), max_epochs=1, patience=1) is done
-    assert len(done.runs) == len(language.KINDS)
+    assert len(done.runs) == len(language.LM_KINDS)
 
 
 def test_no_notebook_caches_a_training_with_lru_cache():

@@ -31,7 +31,7 @@ def test_training(capsys):
 
 
 def test_race(capsys):
-    out = run(capsys, "race", "--length", "50", "--epochs", "1", "--device", "cpu")
+    out = run(capsys, "race", "--length", "50", "--runs", "1", "--device", "cpu")
     assert re.search(r"^torch, CPU .+x  (LSTM|Transformer) [\d.]+x faster$", out, re.M)
     assert "torch, GPU" not in out and "Pure Python and NumPy race in notebook 11" in out
 
@@ -44,6 +44,7 @@ def test_showdown(capsys):
 @pytest.mark.parametrize("argv, message", [
     (["amnesia", "--length", "2"], "--length must be an integer from 3 to 1024, got 2"),
     (["amnesia", "--epochs", "0"], "--epochs must be an integer from 1 to 1000"),
+    (["race", "--runs", "0"], "--runs must be an integer from 1 to 100"),
     (["amnesia", "--device", "tpu"], "device must be one of"),
     (["showdown", "--prompt", "We propose quantum", "--epochs", "1"], "unknown words"),
     (["race", "--device", "mps"], "--device must be one of ['cpu', 'cuda'] for race"),

@@ -38,7 +38,7 @@ def test_scratch_cell_equals_torch_over_a_whole_sequence(source):
 
 
 def test_scratch_cell_matches_layer_0_of_a_trained_recall_model():
-    task = helpers.FirstLetterRecall(helpers.RecallConfig(length=6, n_train=256, n_test=64))
+    task = helpers.LetterRecall(helpers.RecallConfig(length=6, n_train=256, n_test=64))
     helpers.seed_everything(0)
     model = helpers.LSTMModel(helpers.ModelConfig(n_layers=1, d_model=16, forget_bias=1.0))
     helpers.train(model, task, helpers.TrainConfig(epochs=2, device="cpu"))
@@ -78,7 +78,7 @@ def test_the_belt_keeps_c_when_the_forget_gate_is_open_and_nothing_gets_on():
 
 
 def test_training_makes_letter_1_last_to_the_end():
-    task = helpers.FirstLetterRecall(helpers.RecallConfig(length=8, n_train=512, n_test=128))
+    task = helpers.LetterRecall(helpers.RecallConfig(length=8, n_train=512, n_test=128))
     helpers.seed_everything(0)
     model = helpers.LSTMModel(helpers.ModelConfig(n_layers=1, d_model=32, forget_bias=1.0))
     before = first_letter_influence(model, task.test_x)

@@ -8,8 +8,8 @@ import torch
 from helpers.core.corpus import NextWord, Vocab, load_sentences, tokenize
 from helpers.core.timing import NO_GPU
 from helpers.core.train import evaluate
-from helpers.lessons.language import (PROMPT, BestEpochs, Step, generate, next_word_probs, recited,
-                                      sentence_attention, sentences, showdown, side_by_side, time_lm_step,
+from helpers.lessons.language import (PROMPT, BestEpochs, Step, generate, generation_table, next_word_probs, recited,
+                                      sentence_attention, sentences, showdown, time_lm_step,
                                       train_language_models, train_to_best, unigram_perplexity)
 from helpers.view.widgets import showdown_panel
 
@@ -109,12 +109,12 @@ def test_attention_over_a_sentence_is_causal_and_sums_to_one(lms):
     assert torch.all(weights.triu(1) == 0)
 
 
-def test_side_by_side_lists_each_step_and_tells_recited_sentences():
+def test_generation_table_lists_each_step_and_tells_recited_sentences():
     line = " ".join(load_sentences("train")[0])
     assert recited(line) and not recited("We propose a network, the LSTM.")
     runs = {"A": [Step("we propose a", [("deep", 0.5), ("new", 0.2)], "new", 0.2)],
             "B": [Step("we propose a", [("deep", 0.5), ("new", 0.2)], "simple", 0.01)]}
-    text = side_by_side(runs)
+    text = generation_table(runs)
     assert "step 1" in text and "reads: we propose a" in text and "new             0.20 <-" in text
     assert "B drew 'simple' (p = 0.01), outside its top 2" in text
     assert "A:            we propose a new  (unfinished, not in train.txt)" in text
@@ -156,7 +156,7 @@ def test_sentences_cuts_at_each_full_stop():
     steps = [Step("we", [], w, 1.0) for w in ["propose", "a", ".", "we", "train", "."]]
     assert sentences(steps) == ["we propose a.", "we train."]
     assert sentences(steps[:4]) == ["we propose a.", "we"]
-    text = side_by_side({"A": steps})
+    text = generation_table({"A": steps})
     assert "(unfinished" not in text and "finished sentences recited from train.txt: A 0 of 2" in text
 
 

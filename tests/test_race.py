@@ -52,7 +52,7 @@ def torch_as_numpy(layer, p):
 
 
 def test_race_times_a_handmade_way_beside_torch_and_reports_a_missing_gpu():
-    result = R.race(words=30, d=4, repeats=2, warmup=0, handmade={"numpy": torch_as_numpy})
+    result = R.run_race(words=30, d=4, repeats=2, warmup=0, handmade={"numpy": torch_as_numpy})
     assert result.config.ways == ("numpy", "torch-cpu", "torch-gpu")
     for way in ("numpy", "torch-cpu"):
         assert result.ratio(way) == result.seconds[way, "lstm"] / result.seconds[way, "attention"]
@@ -68,7 +68,8 @@ def test_race_times_a_handmade_way_beside_torch_and_reports_a_missing_gpu():
 
 def test_python_repeats_apply_to_pure_python_only():
     handmade = {"python": torch_as_numpy, "numpy": torch_as_numpy}
-    result = R.race(words=20, d=4, repeats=3, warmup=0, python_repeats=1, handmade=handmade, ways=("python", "numpy"))
+    result = R.run_race(words=20, d=4, repeats=3, warmup=0, python_repeats=1, handmade=handmade,
+                        ways=("python", "numpy"))
     assert [len(result.runs[w, "lstm"]) for w in ("python", "numpy")] == [1, 3]
 
 
@@ -80,7 +81,7 @@ def test_python_repeats_apply_to_pure_python_only():
 ])
 def test_race_refuses_bad_arguments(bad, message):
     with pytest.raises(ValueError, match=message):
-        R.race(**{"words": 10, "d": 4, **bad})
+        R.run_race(**{"words": 10, "d": 4, **bad})
 
 
 def test_document_is_the_corpus():

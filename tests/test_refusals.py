@@ -19,8 +19,8 @@ def test_the_shortest_advertised_length_trains_and_answers():
 
 @pytest.mark.parametrize("call, message", [
     (lambda: amnesia_test(length=2), "length must be an integer from 3 to 1024, got 2"),
-    (lambda: amnesia_test(kinds="lstm"), r"kinds must be a non-empty tuple of names .* got 'lstm'"),
-    (lambda: amnesia_test(kinds=[]), r"kinds must be a non-empty tuple of names .* got \[\]"),
+    (lambda: amnesia_test(variants="lstm"), r"variants must be a non-empty tuple of names .* got 'lstm'"),
+    (lambda: amnesia_test(variants=[]), r"variants must be a non-empty tuple of names .* got \[\]"),
     (lambda: helpers.amnesia_panel(length=20), r"length must be a \(min, max, starting value\) triple, got 20"),
     (lambda: helpers.decode(torch.tensor([30])), "ids must be letter numbers from 0 to 25, got 30"),
     (lambda: helpers.RecallConfig(length=0), "length must be an integer from 3 to 1024, got 0"),

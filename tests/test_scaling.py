@@ -3,7 +3,7 @@ the explicit one, a kernel that cannot run is recorded, and bad settings are ref
 import pytest
 import torch
 
-from helpers.core.counting import fit_slope
+from helpers.core.counting import fit_power, fit_slope
 from helpers.core.models import MultiHeadAttention
 from helpers.lessons import scaling as S
 
@@ -55,11 +55,11 @@ def test_sweep_refuses_bad_settings():
         MultiHeadAttention(8, 2, backend="fortran")
 
 
-def test_crossover_is_the_first_length_where_b_is_slower():
+def test_time_crossover_is_the_first_length_where_b_is_slower():
     result = {"points": [{"layer": l, "n": n, "median_s": s} for l, n, s in
                          [("lstm", 64, 2), ("attention", 64, 1), ("lstm", 128, 4), ("attention", 128, 5)]]}
-    assert S.crossover(result) == 128
-    assert S.crossover(result, "attention", "lstm") == 64
+    assert S.time_crossover(result) == 128
+    assert S.time_crossover(result, "attention", "lstm") == 64
 
 
 def synthetic(lengths, lstm, attention):
@@ -73,12 +73,12 @@ def synthetic(lengths, lstm, attention):
 
 def test_fit_power_recovers_a_power_law():
     ns = [64, 128, 256, 512, 1024]
-    a, s = S.fit_power(ns, [3 * n ** 1.5 for n in ns])
+    a, s = fit_power(ns, [3 * n ** 1.5 for n in ns])
     assert a == pytest.approx(3) and s == pytest.approx(1.5)
-    a, s = S.fit_power(ns, [1.0, 1.0, 2.0, 4.0, 8.0], last=3)  # only the last three: slope 1 through (1024, 8)
+    a, s = fit_power(ns, [1.0, 1.0, 2.0, 4.0, 8.0], last=3)  # only the last three: slope 1 through (1024, 8)
     assert s == pytest.approx(1) and a * 1024 == pytest.approx(8)
-    with pytest.raises(ValueError, match="at least 2 points"):
-        S.fit_power([64], [1.0])
+    with pytest.raises(ValueError, match="at least 2 positive numbers"):
+        fit_power([64], [1.0])
 
 
 def test_crossover_estimate_measures_extrapolates_or_says_never():

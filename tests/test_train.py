@@ -4,11 +4,11 @@ import pytest
 import torch
 
 import helpers
-from helpers import FirstLetterRecall, RecallConfig, TrainConfig
+from helpers import LetterRecall, RecallConfig, TrainConfig
 
 
 def small_task(length=5):
-    return FirstLetterRecall(RecallConfig(length=length, n_train=512, n_test=128))
+    return LetterRecall(RecallConfig(length=length, n_train=512, n_test=128))
 
 
 def run(kind, seed, epochs=2):
@@ -144,7 +144,7 @@ def test_time_training_step_takes_real_adam_steps_on_the_batch():
 
     def loss(logits, y):
         calls.append(tuple(y.shape))
-        return FirstLetterRecall.loss(logits, y)
+        return LetterRecall.loss(logits, y)
 
     def build():
         built.append(helpers.build_model("lstm", helpers.ModelConfig(d_model=8, n_layers=1)))

@@ -21,19 +21,19 @@ BUSY = "while True: pass"  # one process that keeps one core busy
 
 def small_training(quick, side_by_side=1):
     """Three models at length 20, width 64, 10 epochs each, one after another (quick: 1 epoch)."""
-    amnesia.amnesia_test(length=20, epochs=1 if quick else 10, kinds=amnesia.KINDS, model_cfg=ModelConfig(),
-                         target=None, side_by_side=side_by_side, fresh=False)
+    amnesia.amnesia_test(length=20, epochs=1 if quick else 10, variants=amnesia.KINDS, model_cfg=ModelConfig(),
+                         target=None, workers=side_by_side, fresh=False)
 
 
 def panel_default(quick, side_by_side):
     """The amnesia panel's default run (its contestants at width 48, a model stops at 99%), `side_by_side` at a time."""
-    amnesia.amnesia_test(length=20, epochs=1 if quick else amnesia.EPOCHS, side_by_side=side_by_side)
+    amnesia.amnesia_test(length=20, epochs=1 if quick else amnesia.EPOCHS, workers=side_by_side)
 
 
 def speed_race(quick):
     """Notebook 11's torch race: 1,000 words, widths 16 and 256."""
     for d in (16,) if quick else (16, 256):
-        race.race(words=1000, d=d, ways=("torch-cpu",), repeats=3)
+        race.run_race(words=1000, d=d, ways=("torch-cpu",), repeats=3)
 
 
 def scaling_sweep(quick):

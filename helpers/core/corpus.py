@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from .models import ModelConfig
 from .paths import CORPUS_DIR
+from .tasks import batches
 
 PAD, BOS = "<pad>", "<s>"  # padding (ignored by the loss) and start of sentence
 
@@ -15,6 +16,11 @@ PAD, BOS = "<pad>", "<s>"  # padding (ignored by the loss) and start of sentence
 def tokenize(text):
     """'We propose a net, the X.' -> ['we', 'propose', 'a', 'net', ',', 'the', 'x', '.'] (notebook 07)"""
     return re.findall(r"[a-z]+|[.,]", text.lower())
+
+
+def detokenize(words):
+    """['a', 'net', ',', 'the', 'x', '.'] -> 'a net, the x.': ',' and '.' attached to the word before (notebook 09)."""
+    return " ".join(words).replace(" ,", ",").replace(" .", ".")
 
 
 def load_sentences(name, root=CORPUS_DIR):
@@ -44,8 +50,7 @@ class Vocab:
 
     def decode(self, ids):
         """Text of `ids`, padding dropped, with ',' and '.' attached to the word before."""
-        words = [self.itos[i] for i in ids.tolist() if i != 0]
-        return " ".join(words).replace(" ,", ",").replace(" .", ".")
+        return detokenize(self.itos[i] for i in ids.tolist() if i != 0)
 
 
 def pad_stack(seqs, length):
@@ -73,10 +78,7 @@ class NextWord:
 
     def batches(self, gen):
         """Yield (x, y) training batches in an order drawn from `gen`: one epoch."""
-        order = torch.randperm(len(self.train_x), generator=gen)
-        for i in range(0, len(order), self.batch_size):
-            idx = order[i:i + self.batch_size]
-            yield self.train_x[idx], self.train_y[idx]
+        return batches(self.train_x, self.train_y, self.batch_size, gen)
 
     @staticmethod
     def loss(logits, y):

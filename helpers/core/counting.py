@@ -33,9 +33,8 @@ def graph_depth(out):
     return critical_path(out) + 1
 
 
-def fit_slope(ns, values, last=None):
-    """Slope of log(value) against log(n) over the `last` longest lengths (None: all): 0 = constant,
-    1 = linear, 2 = quadratic. Introduced in notebook 06; notebook 12 fits the last four lengths."""
+def fit_power(ns, values, last=None):
+    """(a, s) of values ≈ a·n^s, fitted on log-log axes over the `last` longest lengths (None: all) (notebook 12)."""
     ns, values = np.asarray(ns, float), np.asarray(values, float)
     if len(ns) != len(values):
         raise ValueError(f"ns and values must be equally long, got {len(ns)} and {len(values)}")
@@ -43,7 +42,14 @@ def fit_slope(ns, values, last=None):
         ns, values = ns[-last:], values[-last:]
     if len(ns) < 2 or (ns <= 0).any() or (values <= 0).any():
         raise ValueError("ns and values must hold at least 2 positive numbers each")
-    return round(float(np.polyfit(np.log(ns), np.log(values), 1)[0]), 6) + 0.0  # + 0.0: no "-0.00"
+    s, log_a = np.polyfit(np.log(ns), np.log(values), 1)
+    return float(np.exp(log_a)), float(s)
+
+
+def fit_slope(ns, values, last=None):
+    """Slope of log(value) against log(n) over the `last` longest lengths (None: all): 0 = constant,
+    1 = linear, 2 = quadratic. Introduced in notebook 06; notebook 12 fits the last four lengths."""
+    return round(fit_power(ns, values, last)[1], 6) + 0.0  # + 0.0: no "-0.00"
 
 
 def saved_bytes(fn):

@@ -62,7 +62,7 @@ class LSTMCell(nn.Module):
         return scratch
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     """Sizes of every sequence model, one field per knob (notebook 01)."""
     vocab_size: int = 26       # input symbols (A-Z for recall, words for a language model)
@@ -74,7 +74,7 @@ class ModelConfig:
     max_len: int = MAX_LENGTH  # longest sequence (Transformer position table)
     causal: bool = False       # Transformer: mask the future (for language models)
     forget_bias: float = 0.0   # LSTM: added to the forget-gate bias at initialisation
-    pad_id: int = None         # Transformer: a token id no query may look at (right padding), None: no padding mask
+    pad_id: int | None = None  # Transformer: a token id no query may look at (right padding), None: no padding mask
 
 
 class SequenceModel(nn.Module):

@@ -1,5 +1,6 @@
-"""Tasks over random A-Z strings, seeded, each with a held-out set never seen in training: first-letter
-recall (the deck's amnesia test, notebook 01) and k-th-letter-back recall (the bottleneck, notebook 02)."""
+"""Tasks over random A-Z strings, seeded, each with a held-out set never seen in training: letter recall at a
+position (the first: the deck's amnesia test, notebook 01) and k-th-letter-back recall (the bottleneck, notebook 02)."""
+import math
 import string
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from .checks import check_choice, check_int
 LETTERS = string.ascii_uppercase  # the 26 symbols of the recall task
 MAX_LENGTH = 1024                 # longest string the course's models accept
 MIN_LENGTH = 3                    # shortest recall string: at 2 there are only 676 strings, too few to hold out 512
+CHANCE = 1 / len(LETTERS)         # a guesser's accuracy on a letter question
 
 
 def encode(text):
@@ -50,9 +52,9 @@ def draw_new(n, length, held_out, gen):
         x[hit] = torch.randint(0, len(LETTERS), (int(hit.sum()), length), generator=gen)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RecallConfig:
-    """First-letter recall: string length, data sizes, batch size, seed (notebook 01)."""
+    """Letter recall: string length, data sizes, batch size, seed (notebook 01)."""
     length: int = 20       # letters per string
     n_train: int = 2048    # training strings (one epoch = one pass over them)
     n_test: int = 512      # held-out strings, never seen in training
@@ -67,13 +69,13 @@ class RecallConfig:
         check_int("seed", self.seed, 0, 2**63 - 1)
 
 
-class FirstLetterRecall:
-    """Read a random string, answer its FIRST letter: the deck's amnesia test as a dataset (notebook 01).
-    With cfg.position another letter is asked, counted from the start (1, 2, ...) or from the end (-1, -2, ...)."""
+class LetterRecall:
+    """Read a random string, answer the letter at cfg.position, counted from the start (1, 2, ...) or from the end
+    (-1, -2, ...); at the default position 1, its FIRST letter: the deck's amnesia test as a dataset (notebook 01)."""
 
     n_classes = len(LETTERS)
 
-    def __init__(self, cfg=RecallConfig()):
+    def __init__(self, cfg=RecallConfig()):  # frozen: a shared default is safe
         check_int("length", cfg.length, MIN_LENGTH, MAX_LENGTH)
         check_int("n_train", cfg.n_train, 1, 1_000_000)
         check_int("n_test", cfg.n_test, 1, 100_000)
@@ -104,7 +106,7 @@ class FirstLetterRecall:
         if not self.cfg.fresh:
             return batches(self.train_x, self.train_y, self.cfg.batch_size, gen)
         return ((x, x[:, self.column]) for x in (self.draw(self.cfg.batch_size, gen)
-                                       for _ in range(-(-self.cfg.n_train // self.cfg.batch_size))))
+                                       for _ in range(math.ceil(self.cfg.n_train / self.cfg.batch_size))))
 
     def draw(self, n, gen):
         """`n` new random strings (n, L), none equal to a held-out string (notebook 04)."""
@@ -120,19 +122,19 @@ class FirstLetterRecall:
     @staticmethod
     def loss(logits, y):
         """Cross-entropy of the answer."""
-        return F.cross_entropy(FirstLetterRecall.answer_logits(logits), y)
+        return F.cross_entropy(LetterRecall.answer_logits(logits), y)
 
     @staticmethod
     def accuracy(logits, y):
         """Fraction of right answers."""
-        return (FirstLetterRecall.answer_logits(logits).argmax(-1) == y).float().mean().item()
+        return (LetterRecall.answer_logits(logits).argmax(-1) == y).float().mean().item()
 
 
 MAX_K = 64  # longest string, so furthest-back question: question tokens are 26 .. 26 + MAX_K - 1
 ASK = ("one", "all")
 
 
-@dataclass
+@dataclass(frozen=True)
 class KBackConfig:
     """k-th-letter-back recall: string length, which k to ask, data sizes (notebook 02)."""
     length: int = 20      # letters per string
@@ -155,7 +157,7 @@ class KBackRecall:
     n_classes = len(LETTERS)
     vocab_size = len(LETTERS) + MAX_K  # the letters, then one question token per k
 
-    def __init__(self, cfg=KBackConfig()):
+    def __init__(self, cfg=KBackConfig()):  # frozen: a shared default is safe
         L = check_int("length", cfg.length, 2, MAX_K)
         check_int("n_train", cfg.n_train, 1, 1_000_000)
         check_int("per_k_test", cfg.per_k_test, 1, 10_000)
@@ -187,7 +189,7 @@ class KBackRecall:
         cfg.fresh as many new strings (and questions) drawn from `gen` (notebook 02)."""
         if not self.cfg.fresh:
             return batches(self.train_x, self.train_y, self.cfg.batch_size, gen)
-        return (self._fresh(gen) for _ in range(-(-self.cfg.n_train // self.cfg.batch_size)))
+        return (self._fresh(gen) for _ in range(math.ceil(self.cfg.n_train / self.cfg.batch_size)))
 
     def _fresh(self, gen):
         """One batch of new strings, none equal to a held-out one, with a k drawn for each: (x, y)."""

@@ -18,16 +18,16 @@ MAX_EPOCHS = 1000  # the most epochs one call may ask for
 PLATEAU_GAIN = 0.005  # a rise in held-out accuracy smaller than this (0.5 points) is no rise (TrainConfig.patience)
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     """How train() runs: epochs, learning rate, seed, device, progress bar (notebook 01)."""
-    epochs: int = 10        # passes over the training set
-    lr: float = 3e-3        # Adam learning rate
-    seed: int = 0           # seeds the weights and the batch order
-    device: str = None      # "cpu", "cuda", "mps" or None for the best available
-    progress: bool = False  # show a tqdm progress bar
-    target: float = None    # stop once held-out accuracy reaches this (e.g. 0.99); None: train every epoch
-    patience: int = None    # stop once held-out accuracy has not risen by 0.5 points for this many epochs (a plateau)
+    epochs: int = 10             # passes over the training set
+    lr: float = 3e-3             # Adam learning rate
+    seed: int = 0                # seeds the weights and the batch order
+    device: str | None = None    # "cpu", "cuda", "mps" or None for the best available
+    progress: bool = False       # show a tqdm progress bar
+    target: float | None = None  # stop once held-out accuracy reaches this (e.g. 0.99); None: train every epoch
+    patience: int | None = None  # stop once held-out accuracy has not risen by 0.5 points for this many epochs
 
 
 @dataclass
@@ -36,10 +36,10 @@ class History:
     train_loss: list = field(default_factory=list)  # mean training loss of epochs 1..E
     test_loss: list = field(default_factory=list)   # held-out loss at epochs 0..E
     test_acc: list = field(default_factory=list)    # held-out accuracy at epochs 0..E
-    seconds: float = 0.0                            # wall time of the training steps
+    seconds: float = 0.0                            # wall time of epochs 1..E: training steps, evaluations, callbacks
     interrupted: bool = False                       # stopped early by Ctrl-C / Stop
-    solved_epoch: int = None                        # first epoch whose held-out accuracy reached cfg.target
-    plateau_epoch: int = None                       # the epoch at which cfg.patience found a plateau
+    solved_epoch: int | None = None                 # first epoch whose held-out accuracy reached cfg.target
+    plateau_epoch: int | None = None                # the epoch at which cfg.patience found a plateau
 
     @property
     def epochs(self):
@@ -225,31 +225,44 @@ def train(model, task, cfg=TrainConfig(), callback=None):
         hist.test_acc.append(acc)
         if callback:
             callback(epoch, model)
-        if hist.solved_epoch is None and cfg.target is not None and acc >= cfg.target:
-            hist.solved_epoch = epoch
-        best_before = max(hist.test_acc[:-cfg.patience], default=None) if cfg.patience else None
-        if best_before is not None and max(hist.test_acc[-cfg.patience:]) < best_before + PLATEAU_GAIN:
-            hist.plateau_epoch = epoch
+        note_ending(hist, epoch, cfg)
         control.report(name, epoch, cfg.epochs)
 
     record(0)
     bar = tqdm(range(1, cfg.epochs + 1), desc=name, disable=not cfg.progress, leave=False)
     start = time.perf_counter()
     try:
-        for epoch in bar:
-            if hist.solved_epoch is not None or hist.plateau_epoch is not None:
-                break
-            hist.train_loss.append(train_epoch(model, task, opt, gen, device))
-            record(epoch)
-            bar.set_postfix(loss=f"{hist.train_loss[-1]:.3f}", test_acc=f"{hist.test_acc[-1]:.2f}")
-    except (KeyboardInterrupt, Stopped):
-        hist.interrupted = True
-        mark_cut()
+        run_epochs(bar, hist, lambda: train_epoch(model, task, opt, gen, device), record)
     finally:
         bar.close()
         model.eval()
     hist.seconds = time.perf_counter() - start
     return hist
+
+
+def note_ending(hist, epoch, cfg):
+    """Mark `epoch` in `hist` as solved (its held-out accuracy reached cfg.target) or as the end of a plateau
+    (cfg.patience epochs without a rise of PLATEAU_GAIN over the best before them) (notebook 01)."""
+    if hist.solved_epoch is None and cfg.target is not None and hist.test_acc[-1] >= cfg.target:
+        hist.solved_epoch = epoch
+    best_before = max(hist.test_acc[:-cfg.patience], default=None) if cfg.patience else None
+    if best_before is not None and max(hist.test_acc[-cfg.patience:]) < best_before + PLATEAU_GAIN:
+        hist.plateau_epoch = epoch
+
+
+def run_epochs(bar, hist, step, record):
+    """For each epoch of `bar`: step() (one training epoch, its mean loss), then record(epoch), until a target or a
+    plateau ends the training; Ctrl-C or a Stop ends it early and marks `hist` interrupted (notebook 01)."""
+    try:
+        for epoch in bar:
+            if hist.solved_epoch is not None or hist.plateau_epoch is not None:
+                break
+            hist.train_loss.append(step())
+            record(epoch)
+            bar.set_postfix(loss=f"{hist.train_loss[-1]:.3f}", test_acc=f"{hist.test_acc[-1]:.2f}")
+    except (KeyboardInterrupt, Stopped):
+        hist.interrupted = True
+        mark_cut()
 
 
 def train_kinds(build, kinds, task, cfg=TrainConfig(), callback=None, workers=1):

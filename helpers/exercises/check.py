@@ -9,7 +9,7 @@ line the student reads. Predicates compare the answer with a typical mistake, ne
 import numbers
 import threading
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -121,7 +121,7 @@ def _generic(ex, out, ref):
         shapes = ex.shape if isinstance(ex.shape, tuple) else (None,) * len(ref)
         for k, (o, r, s) in enumerate(zip(out, ref, shapes)):
             if not same(o, r, ex.rtol, ex.atol):
-                ta, en = _generic(Exercise(ex.name, ex.notebook, ex.reference, ex.inputs, ex.against, s), o, r)
+                ta, en = _generic(replace(ex, shape=s), o, r)
                 return f"மதிப்பு {k + 1}: {ta}", f"value {k + 1}: {en}"
     o, r = as_tensor(out), as_tensor(ref)
     if o is None:
@@ -195,13 +195,18 @@ def _diagnose(ex, fn, trials):
             f"passed: matches {ex.against} on {trials} random inputs")
 
 
-def _exercise(fn, name):
-    if not callable(fn):
-        raise ValueError(f"fn: a function expected, got {type(fn).__name__}")
-    name = name if name is not None else getattr(fn, "__name__", None)
+def _lookup(name):
+    """The Exercise named `name`, or a ValueError listing the exercises."""
     if name not in EXERCISES:
         raise ValueError(f"name: unknown exercise {name!r}; the exercises are {', '.join(sorted(EXERCISES))}")
     return EXERCISES[name]
+
+
+def _exercise(fn, name):
+    """The Exercise that `fn` answers: `name`, or fn's own name by default."""
+    if not callable(fn):
+        raise ValueError(f"fn: a function expected, got {type(fn).__name__}")
+    return _lookup(name if name is not None else getattr(fn, "__name__", None))
 
 
 def check(fn, name=None, quiet=False):
@@ -237,9 +242,7 @@ def use(fn, name=None):
 
 def reference(name):
     """The reference function of the exercise `name`."""
-    if name not in EXERCISES:
-        raise ValueError(f"name: unknown exercise {name!r}; the exercises are {', '.join(sorted(EXERCISES))}")
-    return EXERCISES[name].reference
+    return _lookup(name).reference
 
 
 # ------------------------------------------------------------------------------------ for declaring exercises

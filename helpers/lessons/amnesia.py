@@ -1,6 +1,7 @@
 """The amnesia test (notebooks 01, 04) and its proof (notebook 05): who recalls the first letter of a
 random string, the gradient that reaches each position, the training steps that remembering costs against the
-length, and where attention with learned absolute positions loses."""
+length, and where attention with learned absolute positions loses. A kind is a model architecture (rnn, lstm,
+transformer); a variant is a named configuration of one (VARIANTS: "lstm_fb1" is an LSTM with forget bias 1)."""
 import functools
 import math
 from dataclasses import dataclass, field, replace
@@ -10,22 +11,21 @@ import torch.nn.functional as F
 
 from ..core.checks import check_int
 from ..core.models import ModelConfig, build_model
-from ..core.tasks import MAX_LENGTH, MIN_LENGTH, FirstLetterRecall, RecallConfig, decode
+from ..core.tasks import CHANCE, MAX_LENGTH, MIN_LENGTH, LetterRecall, RecallConfig, decode
 from ..core.paths import REFERENCE_DIR
 from ..core.timing import NO_GPU, SIDE_BY_SIDE, pick_device, time_call
 from ..core.train import (MAX_EPOCHS, TrainConfig, cache_finished, evaluate, seeded, time_training_step,
                           train_kinds)
 
-KINDS = ("rnn", "lstm", "transformer")
-VARIANTS = {  # name -> (model kind, forget-gate bias added at initialisation)
+KINDS = ("rnn", "lstm", "transformer")  # the model kinds of helpers.core.models
+VARIANTS = {  # variant -> (model kind, forget-gate bias added at initialisation)
     "rnn": ("rnn", 0.0),
     "lstm": ("lstm", 0.0),
     "lstm_fb1": ("lstm", 1.0),  # Jozefowicz et al. (2015): the LSTM's best-known simple setting
     "transformer": ("transformer", 0.0),
 }
-NAMES = {"rnn": "Plain RNN", "lstm": "LSTM", "lstm_fb1": "LSTM, forget bias 1", "transformer": "Transformer"}
-LABELS = NAMES  # VARIANTS by name (notebook 05)
-CONTESTANTS = ("lstm", "lstm_fb1", "transformer")  # the amnesia panel's: the LSTM at its default and at its best
+NAMES = {"rnn": "Plain RNN", "lstm": "LSTM", "lstm_fb1": "LSTM, forget bias 1", "transformer": "Transformer"}  # by variant
+CONTESTANTS = ("lstm", "lstm_fb1", "transformer")  # the amnesia panel's variants: the LSTM at its default and its best
 TARGET = 0.99  # held-out accuracy at which a model counts as having solved the task and stops training
 EPOCHS = 7     # the amnesia panel's default budget (224 steps): two LSTMs and a Transformer re-run in under 3 s
 WIDTH = 48     # the amnesia panel's width: its default re-run answers in under 3 s on 2 cores
@@ -63,21 +63,21 @@ def n_params(kind, width, length):
 
 @dataclass
 class AmnesiaResult:
-    """What the amnesia test measured, per contestant (a VARIANTS name) (notebook 01)."""
+    """What the amnesia test measured, per contestant (a variant: a VARIANTS name) (notebook 01)."""
     length: int
     epochs: int
     string: str                                      # an unseen test string, spaced: 'K N M ...'
     answer: str                                      # its first letter
-    predictions: dict = field(default_factory=dict)  # kind -> the model's answer for `string`
-    accuracy: dict = field(default_factory=dict)     # kind -> held-out accuracy after its last finished epoch
-    history: dict = field(default_factory=dict)      # kind -> History (loss and accuracy per epoch)
-    seconds: dict = field(default_factory=dict)      # kind -> training time in seconds
-    params: dict = field(default_factory=dict)       # kind -> parameter count
-    solved: dict = field(default_factory=dict)       # kind -> first epoch at TARGET held-out accuracy, or None
-    models: dict = field(default_factory=dict)       # kind -> the trained model (on the CPU)
-    attention: torch.Tensor = None                   # Transformer, last layer, (H, T, T) on `string`
-    missing: tuple = ()                              # kinds a Stop came before: not trained
-    target: float = None                             # the held-out accuracy that ended a training, if any
+    predictions: dict = field(default_factory=dict)  # variant -> the model's answer for `string`
+    accuracy: dict = field(default_factory=dict)     # variant -> held-out accuracy after its last finished epoch
+    history: dict = field(default_factory=dict)      # variant -> History (loss and accuracy per epoch)
+    seconds: dict = field(default_factory=dict)      # variant -> training time in seconds
+    params: dict = field(default_factory=dict)       # variant -> parameter count
+    solved: dict = field(default_factory=dict)       # variant -> first epoch at TARGET held-out accuracy, or None
+    models: dict = field(default_factory=dict)       # variant -> the trained model (on the CPU)
+    attention: torch.Tensor | None = None            # Transformer, last layer, (H, T, T) on `string`
+    missing: tuple = ()                              # variants a Stop came before: not trained
+    target: float | None = None                      # the held-out accuracy that ended a training, if any
     budget: str = ""                                 # what one epoch is, e.g. '32 steps of 64 new strings'
 
     def summary(self):
@@ -87,21 +87,21 @@ class AmnesiaResult:
         lines = [f"Length {self.length}, {self.epochs} epochs at most (an epoch: {self.budget}{stop})",
                  f"Test string (never seen in training): {self.string}",
                  f"True first letter: {self.answer}"]
-        for kind in self.predictions:
-            mark = "right" if self.predictions[kind] == self.answer else "wrong"
-            lines.append(f"{NAMES[kind] + ':':<21} answers {self.predictions[kind]} ({mark}), "
-                         f"held-out accuracy {self.accuracy[kind]:.1%}, {self.verdict(kind)}")
+        for v in self.predictions:
+            mark = "right" if self.predictions[v] == self.answer else "wrong"
+            lines.append(f"{NAMES[v] + ':':<21} answers {self.predictions[v]} ({mark}), "
+                         f"held-out accuracy {self.accuracy[v]:.1%}, {self.verdict(v)}")
         if self.missing:
-            lines.append("Not trained (stopped before they began): " + ", ".join(NAMES[k] for k in self.missing))
+            lines.append("Not trained (stopped before they began): " + ", ".join(NAMES[v] for v in self.missing))
         return "\n".join(lines)
 
-    def verdict(self, kind):
+    def verdict(self, variant):
         """'solved in 2 epochs', 'not solved within 10 epochs at this budget', 'stopped after 3 of 10 epochs' (Stop),
         or 'trained for 10 epochs' when no target ended the training."""
-        hist = self.history[kind]
+        hist = self.history[variant]
         epochs = lambda n: f"{n} epoch{'s' * (n != 1)}"  # noqa: E731
-        if self.solved.get(kind) is not None:
-            return f"solved in {epochs(self.solved[kind])}"
+        if self.solved.get(variant) is not None:
+            return f"solved in {epochs(self.solved[variant])}"
         if hist.interrupted:
             return f"stopped after {hist.epochs} of {epochs(self.epochs)}"
         if self.target is None:
@@ -109,30 +109,30 @@ class AmnesiaResult:
         return f"not solved within {epochs(self.epochs)} at this budget"
 
 
-def amnesia_test(length=20, epochs=EPOCHS, seed=0, device=None, kinds=CONTESTANTS, model_cfg=None, progress=False,
-                 target=TARGET, side_by_side=SIDE_BY_SIDE, size="width", fresh=True):
-    """Train each contestant (VARIANTS names) on first-letter recall at `length` (a model stops once it reaches
+def amnesia_test(length=20, epochs=EPOCHS, seed=0, device=None, variants=CONTESTANTS, model_cfg=None, progress=False,
+                 target=TARGET, workers=SIDE_BY_SIDE, size="width", fresh=True):
+    """Train each variant on first-letter recall at `length`, `workers` side by side (a model stops once it reaches
     `target` held-out accuracy; None trains every epoch), then ask it an unseen string. Training strings are new
     at every step (`fresh`); sizes as contestant_config(size=), or `model_cfg` for all (notebooks 01, 04)."""
     check_int("length", length, MIN_LENGTH, MAX_LENGTH)
     check_int("epochs", epochs, 1, MAX_EPOCHS)
     check_int("seed", seed, 0, 2**31 - 1)
-    if isinstance(kinds, str) or not isinstance(kinds, (tuple, list)) or not kinds:
-        raise ValueError(f"kinds must be a non-empty tuple of names from {list(VARIANTS)}, e.g. ('lstm',), got {kinds!r}")
-    for variant in kinds:
+    if isinstance(variants, str) or not isinstance(variants, (tuple, list)) or not variants:
+        raise ValueError(f"variants must be a non-empty tuple of names from {list(VARIANTS)}, e.g. ('lstm',), "
+                         f"got {variants!r}")
+    for variant in variants:
         if variant not in VARIANTS:
-            raise ValueError(f"kinds must be drawn from {list(VARIANTS)}, got {variant!r}")
+            raise ValueError(f"variants must be drawn from {list(VARIANTS)}, got {variant!r}")
     configs = {v: contestant_config(v, length, size) if model_cfg is None
-               else replace(model_cfg, forget_bias=model_cfg.forget_bias + VARIANTS[v][1]) for v in kinds}
-    task = FirstLetterRecall(RecallConfig(length=length, seed=seed, fresh=fresh))
+               else replace(model_cfg, forget_bias=model_cfg.forget_bias + VARIANTS[v][1]) for v in variants}
+    task = LetterRecall(RecallConfig(length=length, seed=seed, fresh=fresh))
     probe = task.test_x[:1]  # (1, L): the string shown to every model
     result = AmnesiaResult(length, epochs, decode(probe[0]), decode(probe[0, :1]), target=target,
-                           budget=f"{-(-task.cfg.n_train // task.cfg.batch_size)} steps of {task.cfg.batch_size} "
+                           budget=f"{math.ceil(task.cfg.n_train / task.cfg.batch_size)} steps of {task.cfg.batch_size} "
                                   f"{'new' if fresh else 'training'} strings")
     cfg = TrainConfig(epochs=epochs, seed=seed, device=pick_device(device), progress=progress, target=target)
-    trained = train_kinds(lambda v: build_model(VARIANTS[v][0], configs[v]), kinds, task, cfg,
-                          workers=side_by_side)
-    result.missing = tuple(v for v in kinds if v not in trained)
+    trained = train_kinds(lambda v: build_model(VARIANTS[v][0], configs[v]), variants, task, cfg, workers=workers)
+    result.missing = tuple(v for v in variants if v not in trained)
     for v, (model, hist) in trained.items():
         with torch.no_grad():
             if VARIANTS[v][0] == "transformer":
@@ -166,19 +166,19 @@ def step_seconds(variant, length, size="width"):
     opt = torch.optim.Adam(model.parameters())
 
     def step():
-        loss = FirstLetterRecall.loss(model(x), x[:, 0])
+        loss = LetterRecall.loss(model(x), x[:, 0])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
     return time_call(step, "cpu", repeats=1, warmup=1)[0]  # in a panel's thread: see time_call on Timer
 
 
-def estimate_seconds(length=20, epochs=EPOCHS, kinds=CONTESTANTS, size="width", side_by_side=SIDE_BY_SIDE,
+def estimate_seconds(length=20, epochs=EPOCHS, variants=CONTESTANTS, size="width", workers=SIDE_BY_SIDE,
                      timer=step_seconds):
     """About how long amnesia_test would take on this machine, at most (a model that solves the task stops
     earlier): one timed training step per contestant at length min(length, ESTIMATE_LENGTH), scaled to `length`
     (a recurrent step in proportion, attention's as the square: on 2 cores a Transformer step at 200 took 30x the
-    one at 32, its n² terms already leading), times the steps, shared over the side-by-side workers. It costs a
+    one at 32, its n² terms already leading), times the steps, shared over the `workers` side by side. It costs a
     few short steps whatever the length asked. A panel shows it when a run will be long (notebook 04)."""
     check_int("length", length, MIN_LENGTH, MAX_LENGTH)
     check_int("epochs", epochs, 1, MAX_EPOCHS)
@@ -187,22 +187,21 @@ def estimate_seconds(length=20, epochs=EPOCHS, kinds=CONTESTANTS, size="width", 
              + (epochs + 1) * math.ceil(cfg.n_test / cfg.batch_size) // 3)  # an evaluation batch: about a third of a step
     short = min(length, ESTIMATE_LENGTH)
     per_model = []
-    for variant in kinds:
+    for variant in variants:
         scale = length / short if VARIANTS[variant][0] != "transformer" else (length / short) ** 2
         per_model.append(timer(variant, short, size) * scale * steps)
-    return max(max(per_model), sum(per_model) / min(side_by_side, len(per_model)))
+    return max(max(per_model), sum(per_model) / min(workers, len(per_model)))
 
 
-def time_recall_step(kind="transformer", length=20, batch_size=64, model_cfg=None, repeats=5):
+def time_recall_step(variant="transformer", length=20, batch_size=64, model_cfg=None, repeats=5):
     """Median time of one recall training step (forward, backward, Adam) on the CPU and on the GPU (notebook 01)."""
     check_int("length", length, MIN_LENGTH, MAX_LENGTH)
     check_int("batch_size", batch_size, 1, 4096)
-    if kind not in VARIANTS:
-        raise ValueError(f"kind must be one of {list(VARIANTS)}, got {kind!r}")
-    cfg = model_cfg or contestant_config(kind, length)
+    kind, _ = check_variant(variant)
+    cfg = model_cfg or contestant_config(variant, length)
     x = torch.randint(0, 26, (batch_size, length), generator=torch.Generator().manual_seed(0))  # (B, T)
-    return time_training_step(lambda: build_model(VARIANTS[kind][0], cfg), FirstLetterRecall, (x, x[:, 0]),
-                               f"one training step: {NAMES[kind]}, batch {batch_size}, length {length}", repeats)
+    return time_training_step(lambda: build_model(kind, cfg), LetterRecall, (x, x[:, 0]),
+                               f"one training step: {NAMES[variant]}, batch {batch_size}, length {length}", repeats)
 
 
 def step_sentence(timings, reference=REFERENCE_DIR):
@@ -231,9 +230,6 @@ def step_sentence(timings, reference=REFERENCE_DIR):
 
 # ---------------------------------------------------------------- notebook 05: the proof
 
-CHANCE = 1 / FirstLetterRecall.n_classes
-
-
 def chance_margin(n=RecallConfig.n_test, chance=CHANCE, k=3):
     """The held-out accuracy k standard errors above a guesser's on n strings: below it, an accuracy is within a
     guesser's noise (notebooks 01, 04; notebook 04's exercise asks for the same sum)."""
@@ -257,7 +253,7 @@ def gradient_per_position(model, x, y):
     model.train()  # cuDNN runs an RNN's backward only in training mode; these models have no dropout
     e = model.embed(x.to(device)).detach().requires_grad_()  # (B, T, d): a leaf, so it gets a gradient
     logits = model.head(model.body(e))  # (B, T, n_out)
-    loss = F.cross_entropy(FirstLetterRecall.answer_logits(logits), y.to(device), reduction="sum")  # one loss per string
+    loss = F.cross_entropy(LetterRecall.answer_logits(logits), y.to(device), reduction="sum")  # one loss per string
     (grad,) = torch.autograd.grad(loss, e)  # (B, T, d); the weights' .grad stay untouched
     model.train(was_training)
     return grad.norm(dim=-1).mean(0).cpu()  # (T,)
@@ -271,10 +267,10 @@ def decay_per_step(grad):
 
 @cache_finished(maxsize=64)
 def train_variant(variant, length, epochs, seed=0, device=None):
-    """amnesia_test for one variant (cached, so the panel, the sweep and the tests share runs) (notebook 05)."""
-    kind, bias = check_variant(variant)
-    return amnesia_test(length, epochs, seed, device, kinds=(kind,), model_cfg=ModelConfig(forget_bias=bias),
-                        target=None)
+    """amnesia_test for one variant at the default ModelConfig and its forget bias, every epoch (cached, so the
+    panel, the sweep and the tests share runs) (notebook 05)."""
+    check_variant(variant)
+    return amnesia_test(length, epochs, seed, device, variants=(variant,), model_cfg=ModelConfig(), target=None)
 
 
 @dataclass
@@ -289,14 +285,14 @@ class GradientResult:
 
     def accuracy(self, variant):
         """Held-out accuracy of `variant` after training."""
-        return self.runs[variant].accuracy[VARIANTS[variant][0]]
+        return self.runs[variant].accuracy[variant]
 
     def summary(self):
         """A table: the gradient reaching position 1 before and after training, and the accuracy."""
         lines = [f"Length {self.length}, {self.epochs} epochs: ‖∂loss/∂e_1‖, the gradient reaching the first letter",
                  f"{'model':<21}{'at init':>10}{'trained':>10}{'decay/step':>12}{'accuracy':>10}"]
         for v in self.variants:
-            lines.append(f"{LABELS[v]:<21}{self.init[v][0]:>10.1e}{self.trained[v][0]:>10.1e}"
+            lines.append(f"{NAMES[v]:<21}{self.init[v][0]:>10.1e}{self.trained[v][0]:>10.1e}"
                          f"{decay_per_step(self.init[v]):>12.2f}{self.accuracy(v):>10.1%}")
         return "\n".join(lines)
 
@@ -305,13 +301,13 @@ def gradient_experiment(length=40, epochs=2, seed=0, variants=("rnn", "lstm", "t
     """Gradient per position of each variant, before and after training at `length`, on held-out strings.
     Introduced in notebook 05."""
     check_int("n_probe", n_probe, 1, RecallConfig.n_test)
-    task = FirstLetterRecall(RecallConfig(length=check_int("length", length, MIN_LENGTH, MAX_LENGTH), seed=seed))
+    task = LetterRecall(RecallConfig(length=check_int("length", length, MIN_LENGTH, MAX_LENGTH), seed=seed))
     x, y = task.test_x[:n_probe], task.test_y[:n_probe]  # (n, T), (n,)
     result = GradientResult(length, epochs, tuple(variants))
     for v in variants:
         result.init[v] = gradient_per_position(initial_model(v, seed), x, y)
         result.runs[v] = train_variant(v, length, epochs, seed, device)
-        result.trained[v] = gradient_per_position(result.runs[v].models[VARIANTS[v][0]], x, y)
+        result.trained[v] = gradient_per_position(result.runs[v].models[v], x, y)
     return result
 
 
@@ -339,7 +335,7 @@ def steps_to_remember(lengths=(5, 10, 20), seeds=(0,), variants=("rnn", "lstm", 
             todo = tuple(v for v in variants if (v, length, seed) not in skip)
             if not todo:
                 continue
-            result = amnesia_test(length, max_steps // STEPS_PER_EPOCH, seed, device, kinds=todo, target=target)
+            result = amnesia_test(length, max_steps // STEPS_PER_EPOCH, seed, device, variants=todo, target=target)
             for v in todo:
                 hist = result.history[v]
                 solved = result.solved[v]
@@ -377,21 +373,22 @@ def steps_table(runs):
 def position_transfer(train_length=20, test_lengths=(10, 15, 20, 21, 25, 30, 40, 80), position=-3, epochs=40,
                       seed=0, variants=("lstm", "transformer"), device=None):
     """Train each variant at `train_length` to answer the letter at `position` (-3: third from the end), then test
-    it at other lengths: {"trained": AmnesiaResult-like per variant, "accuracy": {variant: {length: acc}}}.
+    it at other lengths: {"history": {variant: History}, "accuracy": {variant: {length: acc}}, "train_length",
+    "position"}.
     The Transformer's position table is made long enough for every test length; rows beyond `train_length` are
     never trained (notebook 05)."""
     check_int("train_length", train_length, 4, MAX_LENGTH)
     for L in test_lengths:
         check_int("test length", L, max(abs(position), 2), MAX_LENGTH)
     longest = max(max(test_lengths), train_length)
-    task = FirstLetterRecall(RecallConfig(length=train_length, seed=seed, fresh=True, position=position))
+    task = LetterRecall(RecallConfig(length=train_length, seed=seed, fresh=True, position=position))
     cfg = TrainConfig(epochs=epochs, seed=seed, device=pick_device(device), target=TARGET)
     configs = {v: replace(contestant_config(v, train_length), max_len=longest) for v in variants}
     trained = train_kinds(lambda v: build_model(VARIANTS[v][0], configs[v]), variants, task, cfg,
                           workers=SIDE_BY_SIDE)
     accuracy = {}
     for v, (model, hist) in trained.items():
-        accuracy[v] = {L: evaluate(model, FirstLetterRecall(RecallConfig(length=L, seed=seed + 1, position=position)))[1]
+        accuracy[v] = {L: evaluate(model, LetterRecall(RecallConfig(length=L, seed=seed + 1, position=position)))[1]
                        for L in test_lengths}
     return {"history": {v: h for v, (_, h) in trained.items()}, "accuracy": accuracy,
             "train_length": train_length, "position": position}

@@ -25,7 +25,7 @@ from ..core.train import seeded
 warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
 warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated", category=DeprecationWarning)
 
-KINDS = ("self-attention", "recurrent", "convolutional", "restricted")
+LAYER_TYPES = ("self-attention", "recurrent", "convolutional", "restricted")
 TABLE1 = {  # Vaswani et al. (2017), Table 1: (complexity per layer, sequential operations, maximum path length)
     "self-attention": ("O(n²·d)", "O(1)", "O(1)"),
     "recurrent": ("O(n·d²)", "O(n)", "O(n)"),
@@ -35,7 +35,7 @@ TABLE1 = {  # Vaswani et al. (2017), Table 1: (complexity per layer, sequential 
 MAX_N = 1024  # longest sequence the counts accept
 
 
-@dataclass
+@dataclass(frozen=True)
 class AnatomyConfig:
     """The layers whose Table 1 counts are measured (notebook 06)."""
     d_model: int = 64  # width d of every layer
@@ -100,9 +100,9 @@ def check_config(cfg):
 
 
 def make_layer(kind, cfg=AnatomyConfig(), index=0):
-    """Layer number `index` of a stack of `kind` (one of KINDS), with seeded random weights (notebook 06)."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
+    """Layer number `index` of a stack of `kind` (one of LAYER_TYPES), with seeded random weights (notebook 06)."""
+    if kind not in LAYER_TYPES:
+        raise ValueError(f"kind must be one of {list(LAYER_TYPES)}, got {kind!r}")
     check_config(cfg)
     with seeded(cfg.seed + index):
         if kind == "recurrent":
@@ -203,7 +203,7 @@ def flops(kind, n, cfg=AnatomyConfig()):
     return {**counts, "total": counts["n·d²"] + counts["n²·d"]}
 
 
-def crossover(cfg=AnatomyConfig(), n=16):
+def flop_crossover(cfg=AnatomyConfig(), n=16):
     """Table 1's rule with the constants of this course's counts: the attention's token-token FLOPs are a·n²·d,
     the recurrent layer's b·n·d², so attention is cheaper per layer while n < (b/a)·d (the paper, both constants 1:
     n < d). {"per n²·d": a, "per n·d²": b, "n": (b/a)·d}, read from flops() at one n (notebook 06)."""
@@ -213,7 +213,7 @@ def crossover(cfg=AnatomyConfig(), n=16):
     return {"per n²·d": a, "per n·d²": b, "n": b / a * d}
 
 
-def measure(kinds=KINDS, ns=(16, 32, 64, 128), cfg=AnatomyConfig()):
+def measure(kinds=LAYER_TYPES, ns=(16, 32, 64, 128), cfg=AnatomyConfig()):
     """Every count of Table 1 for each kind and n: a list of dicts, one per (kind, n) (notebook 06)."""
     rows = []
     for kind in kinds:

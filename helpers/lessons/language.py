@@ -13,15 +13,14 @@ import torch
 import torch.nn.functional as F
 
 from ..core.checks import check_int
-from ..core.corpus import BOS, corpus_task, lm_config, load_sentences, tokenize
+from ..core.corpus import BOS, corpus_task, detokenize, lm_config, load_sentences, tokenize
 from ..core.models import build_model
 from ..core.timing import pick_device
-from ..core.train import (MAX_EPOCHS, TrainConfig, cache_finished, evaluate, seeded, time_training_step, train_epoch,
-                          train_kinds)
-from ..core.train import side_by_side as run_side_by_side
+from ..core.train import (MAX_EPOCHS, TrainConfig, cache_finished, evaluate, seeded, side_by_side, time_training_step,
+                          train_epoch, train_kinds)
 from .amnesia import NAMES
 
-KINDS = ("lstm", "transformer")  # the two contestants
+LM_KINDS = ("lstm", "transformer")  # the two contestants: the model kinds of the language models
 PROMPT = "We propose a"          # the deck's prompt
 TOP_K = 5                        # candidates shown per step
 MAX_TEMPERATURE = 5.0            # the hottest sampling allowed
@@ -70,13 +69,13 @@ def unigram_perplexity(task):
     return math.exp(-p[test_y].log().mean().item())
 
 
-def train_language_models(epochs=20, seed=0, lr=3e-3, device=None, kinds=KINDS, progress=False):
+def train_language_models(epochs=20, seed=0, lr=3e-3, device=None, kinds=LM_KINDS, progress=False):
     """Train each kind on data/corpus with the same epochs, learning rate, seed and batches (notebook 13)."""
     check_int("epochs", epochs, 1, MAX_EPOCHS)
     check_int("seed", seed, 0, 2**31 - 1)
     for kind in kinds:
-        if kind not in KINDS:
-            raise ValueError(f"kinds must be drawn from {list(KINDS)}, got {kind!r}")
+        if kind not in LM_KINDS:
+            raise ValueError(f"kinds must be drawn from {list(LM_KINDS)}, got {kind!r}")
     task = corpus_task()
     result = LanguageModels(epochs, seed, task, unigram_perplexity(task))
     cfg = TrainConfig(epochs=epochs, lr=lr, seed=seed, device=device, progress=progress)
@@ -185,16 +184,16 @@ def recited(text):
 
 def completion(steps):
     """The whole text: the first context and every word chosen (notebook 13)."""
-    return " ".join([steps[0].context] + [s.word for s in steps]).replace(" ,", ",").replace(" .", ".")
+    return detokenize([steps[0].context] + [s.word for s in steps])
 
 
 def sentences(steps):
     """The text of `steps` cut into its sentences, each ending at its '.' (the last may be unfinished) (notebook 13)."""
-    return [s.strip() + "." for s in completion(steps).split(".")[:-1]] + (
-        [] if steps[-1].word == "." else [completion(steps).split(".")[-1].strip()])
+    *finished, rest = completion(steps).split(".")
+    return [s.strip() + "." for s in finished] + ([] if steps[-1].word == "." else [rest.strip()])
 
 
-def side_by_side(runs, width=26):
+def generation_table(runs, width=26):
     """Text table of {name: [Step]}: per step each model's context, then its top candidates rank by rank.
     Introduced in notebook 13."""
     names = list(runs)
@@ -246,8 +245,8 @@ def time_lm_step(kind="transformer", batch_size=32, repeats=5):
     """Median time of one language-model training step (forward, backward, Adam) on the CPU and the GPU.
     Introduced in notebook 13."""
     check_int("batch_size", batch_size, 1, 4096)
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
+    if kind not in LM_KINDS:
+        raise ValueError(f"kind must be one of {list(LM_KINDS)}, got {kind!r}")
     task = corpus_task(batch_size=batch_size)
 
     batch = (task.train_x[:batch_size], task.train_y[:batch_size])  # (B, T) each
@@ -268,7 +267,7 @@ class Showdown:
     def summary(self):
         """Perplexities, then the word-by-word table."""
         head = f"Prompt {self.prompt!r}, temperature {self.temperature:g}, seed {self.seed}"
-        return "\n".join([self.lms.summary(), "", head, side_by_side(self.runs)])
+        return "\n".join([self.lms.summary(), "", head, generation_table(self.runs)])
 
 
 def showdown(prompt=PROMPT, steps=15, epochs=20, temperature=0.0, seed=0, device=None):
@@ -292,8 +291,8 @@ def train_to_best(kind, seed=0, max_epochs=80, patience=5, lr=3e-3, device=None)
     `max_epochs`): (History-like dict with the held-out loss per epoch, the best epoch, seconds) (notebook 13)."""
     check_int("max_epochs", max_epochs, 1, MAX_EPOCHS)
     check_int("patience", patience, 1, MAX_EPOCHS)
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
+    if kind not in LM_KINDS:
+        raise ValueError(f"kind must be one of {list(LM_KINDS)}, got {kind!r}")
     task = corpus_task()
     with seeded(seed) as gen:  # the same initial weights and batch order as train_language_models
         model = build_model(kind, lm_config(task.vocab, task.max_len))
@@ -330,7 +329,7 @@ class BestEpochs:
         seeds = sorted({r["seed"] for r in self.runs})
         lines = [f"Each model at its best held-out epoch (training stops after {self.patience} epochs without a "
                  f"lower held-out loss, at most {self.max_epochs}); seeds {', '.join(map(str, seeds))}"]
-        for kind in KINDS:
+        for kind in LM_KINDS:
             ppl, ep = self.perplexities(kind), self.best_epochs(kind)
             if ppl:
                 lines.append(f"{NAMES[kind]:<12} perplexity {statistics.mean(ppl):5.2f} (range {min(ppl):.2f} to "
@@ -341,8 +340,8 @@ class BestEpochs:
 def best_epoch_study(seeds=(0, 1, 2), max_epochs=80, patience=5, device=None, workers=2):
     """train_to_best for both kinds and every seed, `workers` trainings at once (notebook 13)."""
     start = time.perf_counter()
-    jobs = [(kind, seed) for seed in seeds for kind in KINDS]
-    runs = run_side_by_side(lambda job: train_to_best(job[0], job[1], max_epochs, patience, device=device), jobs, workers)
+    jobs = [(kind, seed) for seed in seeds for kind in LM_KINDS]
+    runs = side_by_side(lambda job: train_to_best(job[0], job[1], max_epochs, patience, device=device), jobs, workers)
     return BestEpochs(runs, max_epochs, patience, time.perf_counter() - start)
 
 

@@ -7,7 +7,8 @@ import torch
 import torch.nn as nn
 
 from ..core.checks import check_int
-from ..core.corpus import BOS, Reproduce, Vocab, corpus_task, corpus_vocab, lm_config, load_sentences, tokenize, with_bos
+from ..core.corpus import (BOS, Reproduce, Vocab, corpus_task, corpus_vocab, detokenize, lm_config, load_sentences,
+                           tokenize, with_bos)
 from ..core.models import ModelConfig, TransformerModel, attention, causal_mask
 from ..core.timing import time_devices
 from ..core.train import MAX_EPOCHS, History, TrainConfig, cache_finished, seeded, time_training_step, train
@@ -123,7 +124,7 @@ def sentence_of_length(length):
     if length == len(tokenize(DECK_SENTENCE)):
         return DECK_SENTENCE
     n = max(len(s) for s in held if len(s) <= length)
-    return " ".join(next(s for s in held if len(s) == n)).replace(" ,", ",").replace(" .", ".")
+    return detokenize(next(s for s in held if len(s) == n))
 
 
 def deep_dive(sentence=DECK_SENTENCE, length=None, epochs=15, layer=2, seed=0, device=None):

@@ -2,13 +2,12 @@
 letter still moves an LSTM's state."""
 import torch
 
-from ..core.tasks import LETTERS
+from ..core.tasks import CHANCE, LETTERS
 
 
 def letters_held(acc_per_k):
     """Letters recalled above chance, summed over k: Σ (acc_k − 1/26) / (1 − 1/26) (notebook 02)."""
-    chance = 1 / len(LETTERS)
-    return ((torch.as_tensor(acc_per_k) - chance) / (1 - chance)).sum().item()
+    return ((torch.as_tensor(acc_per_k) - CHANCE) / (1 - CHANCE)).sum().item()
 
 
 @torch.no_grad()

@@ -3,7 +3,6 @@ course corpus. Here: the problem, torch's two ways (CPU, GPU), the race and its 
 NumPy ways are written in notebook 11 and passed in as `handmade`. `python -m helpers.record race` records
 torch's ways to data/reference/."""
 import math
-import re
 import statistics
 import time
 import warnings
@@ -14,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from ..core.checks import check_int
+from ..core.corpus import tokenize
 from ..core.counting import layer_flops
 from ..core.models import attention, build_model
 from ..core.paths import CORPUS_DIR
@@ -38,8 +38,7 @@ MAX_PYTHON_WORK = 4 * 10**7  # pure Python races only while words² × width sta
 def document(words):
     """The first `words` tokens of the course corpus: the document both layers read (notebook 11)."""
     check_int("words", words, 1, MAX_WORDS)
-    tokens = re.findall(r"[a-z]+|[.,]", DOCUMENT.read_text(encoding="utf-8").lower())
-    return tokens[:words]
+    return tokenize(DOCUMENT.read_text(encoding="utf-8"))[:words]
 
 
 def race_problem(words=1000, d=16, seed=0, dtype="float32"):
@@ -245,19 +244,19 @@ def predicted_ratio(words, d):
 
 
 DECK_SECONDS = {"lstm": 0.41, "attention": 0.22}  # the deck's pure Python race: 1,000 words, "1.8x faster"
+DECK_RATIO = 1.8  # as the deck writes it; its own seconds give 0.41 / 0.22 = 1.86
 
 
 def deck_verdict(result, way="python"):
     """One sentence setting the deck's pure Python race beside `result`'s (notebook 11)."""
-    deck = 1.8  # as the deck writes it; its own seconds give 0.41 / 0.22 = 1.86
     r = result.ratio(way)
     if r is None:
         return f"{WAY_NAMES[way]} did not run here, so the deck's claim is not tested."
     lstm, attn = (format_seconds(result.seconds[way, layer]) for layer in LAYERS)
     here = f"the Transformer layer {r:.1f}x faster" if r >= 1 else f"the LSTM layer {1 / r:.1f}x faster"
     agree = "the same direction as the deck" if r >= 1 else "the deck's claim reversed"
-    return (f"Deck, pure Python, 1,000 words: LSTM 0.41 s, Transformer 0.22 s, the Transformer \"{deck:.1f}x faster\" "
-            f"(in fact {deck:.2f}x). "
+    return (f"Deck, pure Python, 1,000 words: LSTM {DECK_SECONDS['lstm']:.2f} s, Transformer {DECK_SECONDS['attention']:.2f} s, "
+            f"the Transformer \"{DECK_RATIO:.1f}x faster\" (in fact {DECK_RATIO:.2f}x). "
             f"Here, {WAY_NAMES[way]}, {result.config.words:,} words, width {result.config.d}: LSTM {lstm}, "
             f"Transformer {attn}, {here}: {agree}.")
 
@@ -302,7 +301,7 @@ def race_work(layer, words=1000, d=16, seed=0):
     return lambda device: (lstm_torch if layer == "lstm" else attention_torch)(p, device)
 
 
-def race(words=1000, d=16, ways=None, repeats=5, handmade=None, **options):
+def run_race(words=1000, d=16, ways=None, repeats=5, handmade=None, **options):
     """Time an LSTM layer and a self-attention layer, forward + backward, each way; -> RaceResult.
 
     ways=None races every way given: notebook 11's `handmade` ones, then torch on the CPU and the GPU."""

@@ -3,12 +3,11 @@ sequence length, on the CPU and on a GPU. `python -m helpers.record scaling` rec
 import statistics
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
 import torch.nn as nn
 
 from ..core.checks import check_int
-from ..core.counting import layer_flops, saved_bytes
+from ..core.counting import fit_power, layer_flops, saved_bytes
 from ..core.models import SDPA_BACKENDS, MultiHeadAttention
 from ..core.timing import available, device_name, synchronize, time_call
 from ..core.train import checkpoint, seeded
@@ -19,7 +18,7 @@ SWEEP_NAMES = {"lstm": "LSTM (nn.LSTM)", "attention": "attention, explicit softm
                **{f"sdpa-{b}": f"attention, SDPA {b} kernel" for b in SDPA_BACKENDS}}
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScaleConfig:
     """One sweep's settings, stored with its result (notebook 12)."""
     lengths: tuple = (64, 128, 256, 512, 1024)  # sequence lengths n
@@ -121,28 +120,19 @@ def series(result, layer, key="median_s"):
     return [p["n"] for p in pts], [p[key] for p in pts]
 
 
-def crossover(result, a="lstm", b="attention"):
+def time_crossover(result, a="lstm", b="attention"):
     """Shortest length at which layer `b` is slower than layer `a`, or None within the sweep (notebook 12)."""
     sa, sb = dict(zip(*series(result, a))), dict(zip(*series(result, b)))
     return next((n for n in sorted(sa) if n in sb and sb[n] > sa[n]), None)
 
 
-def fit_power(ns, values, last=4):
-    """(a, s) of values ≈ a·n^s, fitted on log-log axes over the last `last` points (notebook 12)."""
-    ns, values = list(ns)[-last:], list(values)[-last:]
-    if len(ns) < 2:
-        raise ValueError(f"fit_power needs at least 2 points, got {len(ns)}")
-    s, log_a = np.polyfit(np.log(ns), np.log(values), 1)
-    return float(np.exp(log_a)), float(s)
-
-
 def crossover_estimate(result, a="lstm", b="attention", last=4):
     """Where layer `b` becomes slower than layer `a` (notebook 12): {"n", "how", "slopes"}. how is "measured" (a
-    length of the sweep, as crossover() finds it), "extrapolated" (b faster at every length of the sweep: the power
+    length of the sweep, as time_crossover() finds it), "extrapolated" (b faster at every length of the sweep: the power
     laws fitted over the last `last` lengths meet at n, beyond the sweep) or "never" (b's fitted slope is not steeper,
     so the fitted lines do not meet beyond the sweep) or "unknown" (fewer than 2 lengths to fit). slopes: the fitted
     (a, b) time slopes, None for "unknown"."""
-    n = crossover(result, a, b)
+    n = time_crossover(result, a, b)
     if min(len(series(result, a)[0]), len(series(result, b)[0])) < 2:
         return {"n": n, "how": "measured" if n else "unknown", "slopes": None}
     (ca, sa), (cb, sb) = fit_power(*series(result, a), last), fit_power(*series(result, b), last)

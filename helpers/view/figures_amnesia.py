@@ -29,13 +29,14 @@ def show_verdicts(result):
     and 3 standard errors above chance; return its summary. The first taste of notebook 01 (04 draws the curves)."""
     n, chance = RecallConfig().n_test, CHANCE  # the held-out strings amnesia_test scores
     above = chance_margin(n, chance)           # 3 standard errors above a guesser's accuracy
-    kinds = list(result.accuracy)
+    variants = list(result.accuracy)
     _, ax = subplots(figsize=(8, 3.6))
-    bars = ax.bar(range(len(kinds)), [result.accuracy[k] for k in kinds], color=[COLORS[k] for k in kinds], width=0.6)
-    ax.bar_label(bars, [f"{result.accuracy[k]:.1%}" for k in kinds], padding=2, fontsize=10)
+    bars = ax.bar(range(len(variants)), [result.accuracy[v] for v in variants], color=[COLORS[v] for v in variants],
+                  width=0.6)
+    ax.bar_label(bars, [f"{result.accuracy[v]:.1%}" for v in variants], padding=2, fontsize=10)
     ax.axhline(chance, color="k", lw=1, ls="--", label=f"chance ({chance:.1%})")
     ax.axhline(above, color="0.4", lw=1, ls=":", label=f"3 standard errors above chance ({above:.1%})")
-    ax.set_xticks(range(len(kinds)), [NAMES[k] + "\n" + textwrap.fill(result.verdict(k), 24) for k in kinds])
+    ax.set_xticks(range(len(variants)), [NAMES[v] + "\n" + textwrap.fill(result.verdict(v), 24) for v in variants])
     ax.set(ylabel=f"held-out accuracy ({n} strings)", ylim=(0, 1.12),
            title=f"First-letter recall at length {result.length}")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))

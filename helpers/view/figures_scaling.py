@@ -41,23 +41,29 @@ def plot_scaling(sources, layers=("lstm", "attention", "sdpa")):
             ax.set_xlabel("sequence length n (tokens)")
             ax.set_ylabel(unit if row == 0 else ("peak GPU memory, MB" if key == "peak_bytes" else "kept for backward, MB"))
             if row == 0 and {"lstm", "attention"} <= set(layers):
-                est = crossover_estimate(result, "lstm", "attention")
-                if est["how"] == "measured":
-                    ax.axvline(est["n"], color="0.5", ls=":", lw=1.2)
-                    right = est["n"] > math.sqrt(min(cfg["lengths"]) * max(cfg["lengths"]))  # text left of the line
-                    ax.text(est["n"], 0.97, f" attention slower \n from n = {est['n']:,} ", fontsize=9, va="top",
-                            ha="right" if right else "left", color="0.3", transform=ax.get_xaxis_transform())
-                elif est["how"] == "extrapolated":
-                    ax.text(0.02, 0.97, f"fitted lines meet at n ≈ {est['n']:,.0f}\n(extrapolated, beyond the sweep)",
-                            transform=ax.transAxes, fontsize=9, va="top", color="0.3")
-                ax.set_title(f"{textwrap.fill(label, 44)}\n{cfg['dtype']}, batch {cfg['batch']}, width {cfg['d']}",
-                             fontsize=9)
+                mark_crossover(ax, result, label)
             if drawn:  # room below the lines for the legend
                 low, high = min(drawn), max(drawn)
                 ax.set_ylim(low / (high / low) ** 0.6, high * (high / low) ** 0.2)
             ax.legend(fontsize=9, loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def mark_crossover(ax, result, label):
+    """Mark on a time panel where explicit attention becomes slower than the LSTM, measured or extrapolated, and
+    title it with `label` and the sweep's settings (notebook 12)."""
+    cfg = result["config"]
+    est = crossover_estimate(result, "lstm", "attention")
+    if est["how"] == "measured":
+        ax.axvline(est["n"], color="0.5", ls=":", lw=1.2)
+        right = est["n"] > math.sqrt(min(cfg["lengths"]) * max(cfg["lengths"]))  # text left of the line
+        ax.text(est["n"], 0.97, f" attention slower \n from n = {est['n']:,} ", fontsize=9, va="top",
+                ha="right" if right else "left", color="0.3", transform=ax.get_xaxis_transform())
+    elif est["how"] == "extrapolated":
+        ax.text(0.02, 0.97, f"fitted lines meet at n ≈ {est['n']:,.0f}\n(extrapolated, beyond the sweep)",
+                transform=ax.transAxes, fontsize=9, va="top", color="0.3")
+    ax.set_title(f"{textwrap.fill(label, 44)}\n{cfg['dtype']}, batch {cfg['batch']}, width {cfg['d']}", fontsize=9)
 
 
 def plot_flops(sources, layers=("lstm", "attention", "sdpa")):
