@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,6 +26,7 @@ def test_the_files_repo2docker_reads():
     assert not (ROOT / "binder").exists() and not (ROOT / "environment.yml").exists()  # they would shadow these
 
 
+@pytest.mark.slow  # a fresh venv, torch and all from the network
 def test_fresh_environment_from_requirements_runs_notebook_01(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)

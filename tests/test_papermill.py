@@ -30,6 +30,7 @@ def test_one_parameters_cell_that_the_panel_uses(path):
         assert len(re.findall(rf"^{name}\s*=(?!=)", code, re.M)) == 1, f"a later cell overrides {name}"
 
 
+@pytest.mark.slow  # papermill runs notebook 04
 def test_notebook_04_at_another_length(tmp_path):
     out = tmp_path / "04_length_12.ipynb"
     papermill.execute_notebook(str(NOTEBOOKS[3]), str(out), parameters={"LENGTH": 12, "EPOCHS": 5},
@@ -43,6 +44,7 @@ def test_notebook_04_at_another_length(tmp_path):
     assert "Length 20, 7 epochs at most" not in text
 
 
+@pytest.mark.slow  # papermill starts a kernel for each
 @pytest.mark.parametrize("parameters, message", [
     ({"LENGTH": 500}, "LENGTH must be an integer from 3 to 200, got 500"),
     ({"LENGTH": 2}, "LENGTH must be an integer from 3 to 200, got 2"),  # offered once, never trainable

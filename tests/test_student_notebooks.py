@@ -135,6 +135,7 @@ def run_in_place(notebook):
     return nbformat.read(notebook, as_version=4)
 
 
+@pytest.mark.slow  # executes a notebook with nbconvert
 def test_a_notebook_with_every_exercise_unfinished_still_runs(tmp_path):
     student = tmp_path / NOTEBOOKS[7].name  # 08: the attention formula
     nbformat.write(student_notebooks.student_version(nbformat.read(NOTEBOOKS[7], as_version=4)), student)
