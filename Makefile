@@ -23,7 +23,7 @@ export ATEN_CPU_CAPABILITY ?= avx2
 export ONEDNN_MAX_CPU_ISA ?= AVX2
 export MPLBACKEND := module://matplotlib_inline.backend_inline
 
-.PHONY: student lab author test unit notebooks execute bench bench-hub hub hub-setup app html browser-setup venv-check \
+.PHONY: student lab author test unit slow lint notebooks execute bench bench-hub hub hub-setup app html browser-setup venv-check \
         clean
 
 # The course alone (requirements.txt): what lab, student, html, app, execute and bench need.
@@ -57,8 +57,15 @@ author: $(COURSE)  ## for the course's authors: JupyterLab on the tracked notebo
 test: $(STAMP) browser-setup hub-setup  ## set up, then the unit tests, the browser tests and nbval over every notebook
 	$(BIN)/python -m pytest tests notebooks $(NBVAL) -p no:cacheprovider $(ARGS)
 
-unit: $(STAMP)  ## only the unit tests of helpers
-	$(BIN)/python -m pytest tests -m "not browser" -p no:cacheprovider $(ARGS)
+unit: $(STAMP)  ## the fast tests: no browser, hub, GPU, lint or slow ones (pyproject.toml's markers say what they are)
+	$(BIN)/python -m pytest tests -m "not browser and not slow and not hub and not gpu and not lint" -p no:cacheprovider $(ARGS)
+
+slow: $(STAMP) hub-setup  ## the slow tests unit leaves out: a fresh venv, the class hub, nbgrader, papermill, notebooks run
+	PATH=$(CURDIR)/build/hub/node_modules/.bin:$$PATH $(BIN)/python -m pytest tests -m "(slow or hub) and not browser" \
+	  -p no:cacheprovider $(ARGS)
+
+lint: $(STAMP)  ## ruff over the repository (pyproject.toml's [tool.ruff])
+	$(BIN)/python -m pytest tests -m lint -p no:cacheprovider $(ARGS)
 
 notebooks: $(STAMP)  ## only nbval over the notebooks
 	$(BIN)/python -m pytest notebooks $(NBVAL) -p no:cacheprovider $(ARGS)

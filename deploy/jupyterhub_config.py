@@ -1,7 +1,7 @@
 """JupyterHub for a class: every student logs in, gets a copy of the course's notebooks in their home and a kernel
 with the course's environment, within a CPU and memory limit.
 
-    jupyterhub -f deploy/jupyterhub_config.py     (from the repository root, after `make lab` or `make test` set up .venv)
+    jupyterhub -f deploy/jupyterhub_config.py   (from the repository root, after `make lab` or `make test` set up .venv)
 
 Settings come from the environment, so one file serves a real server and the test (deploy/README.md has the steps):
 
@@ -188,7 +188,8 @@ class CourseLocalSpawner(SimpleLocalProcessSpawner):
     spawner cannot cap CPU time; `cpu_limit` reaches the server as CPU_LIMIT and torch uses one thread)."""
 
     def make_preexec_fn(self, name):
-        """Make the home and cap the memory the server and its kernels may allocate: run in the child before it starts."""
+        """Make the home and cap the memory the server and its kernels may allocate: run in the child before it
+        starts."""
         setup = super().make_preexec_fn(name)
         limit = int(self.mem_limit) if self.mem_limit else None  # bytes: JupyterHub parses '3G'
 

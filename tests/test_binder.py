@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,15 +26,18 @@ def test_the_files_repo2docker_reads():
     assert not (ROOT / "binder").exists() and not (ROOT / "environment.yml").exists()  # they would shadow these
 
 
+@pytest.mark.slow  # a fresh venv, torch and all from the network
 def test_fresh_environment_from_requirements_runs_notebook_01(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     env["PATH"] = f"{venv / 'bin'}:{env['PATH']}"
-    install = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                              "-r", "requirements.txt"], cwd=ROOT, env=env, capture_output=True, text=True)
+    install = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                              "--disable-pip-version-check", "-r", "requirements.txt"],
+                             cwd=ROOT, env=env, capture_output=True, text=True)
     assert install.returncode == 0, install.stderr[-3000:]
-    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import helpers, sys; print(helpers.__file__, sys.prefix)"],
+    where = subprocess.run([str(venv / "bin" / "python"), "-c",
+                            "import helpers, sys; print(helpers.__file__, sys.prefix)"],
                            cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout.split()
     assert where == [str(ROOT / "helpers" / "__init__.py"), str(venv)]  # this checkout's helpers, in the new venv
 

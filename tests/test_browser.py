@@ -39,6 +39,35 @@ def free_port():
         return s.getsockname()[1]
 
 
+def start_server(cmd, log_path, url, what, **popen):
+    """Start `cmd`, its output in `log_path`; return (process, open log) once `url` answers HTTP (any status)."""
+    log = open(log_path, "w")
+    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, **popen)
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return server, log
+        except urllib.error.HTTPError:
+            return server, log  # it answers (a path that only accepts POST, say)
+        except OSError:
+            if server.poll() is not None:
+                break
+            time.sleep(0.5)
+    stop_server(server, log, group=popen.get("start_new_session", False))
+    pytest.fail(f"{what} did not start: " + log_path.read_text()[-2000:])
+
+
+def stop_server(server, log, group=False):
+    """End a server from start_server (with `group`, the whole process group it leads) and close its log."""
+    if server.poll() is None:
+        if group:
+            os.killpg(server.pid, 15)
+        else:
+            server.terminate()
+        server.wait(timeout=20)
+    log.close()
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """JupyterLab over a copy of the notebooks, every cell in the page; yields (base URL, token)."""
@@ -55,21 +84,10 @@ def lab(tmp_path_factory):
            f"--LabApp.workspaces_dir={root / 'workspaces'}"]
     if os.getuid() == 0:
         cmd.append("--allow-root")
-    log = open(root / "lab.log", "w")
-    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=root)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        server.terminate()
-        pytest.fail("JupyterLab did not start: " + (root / "lab.log").read_text()[-2000:])
+    server, log = start_server(cmd, root / "lab.log", f"{base}/api/status?token={token}", "JupyterLab", cwd=root)
     yield base, token
-    server.terminate()
-    server.wait(timeout=20)
+    stop_server(server, log)
 
 
 @pytest.fixture(scope="module")
@@ -122,8 +140,12 @@ def test_amnesia_notebook_runs_and_reacts_to_the_slider(lab, browser):
     page.screenshot(path=str(OUTPUT / "amnesia_notebook.png"))
 
     assert f"Length {new_length}," in after and f"Length {length}," not in after
-    answers = lambda text: re.findall(r"answers:? +([A-Z]) \(", text)
-    string = lambda text: re.search(r"Test string[^:]*: ([A-Z ]+)", text).group(1).strip()
+
+    def answers(text):
+        return re.findall(r"answers:? +([A-Z]) \(", text)
+
+    def string(text):
+        return re.search(r"Test string[^:]*: ([A-Z ]+)", text).group(1).strip()
     assert len(string(after).split()) == new_length and len(answers(after)) >= 2
     assert (string(after), answers(after)) != (string(before), answers(before))
     assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0, "a cell shows an error"
@@ -146,11 +168,29 @@ def panel_says(page, text):
     return f"document.querySelector('.panel-message').innerText.includes({json.dumps(text)})"
 
 
-def test_arrow_key_nudges_cost_about_one_run_and_stop_answers_at_once(lab, browser):
+RECORD_JS = """() => {
+  const seen = window.panelEvents = [], last = {};
+  for (const [kind, selector] of [['message', '.panel-message'], ['summary', '.panel-summary']]) {
+    const node = document.querySelector(selector);
+    new MutationObserver(() => {
+      const text = node.innerText;
+      if (last[kind] !== text) { last[kind] = text; seen.push([kind, text]); }
+    }).observe(node, {subtree: true, childList: true, characterData: true});
+  }
+}"""
+
+
+def panel_events(page):
+    """What the panel said and showed since the last call, in order: [("message" or "summary", text)]."""
+    return [tuple(event) for event in page.evaluate("window.panelEvents.splice(0)")]
+
+
+def test_arrow_key_nudges_cost_one_run_and_stop_ends_the_run(lab, browser):
     base, token = lab
     page = open_page(browser, f"{base}/lab/tree/{AMNESIA}?token={token}&reset", 300)
-    one_run = run_all_and_wait_for_the_panel(page)
+    run_all_and_wait_for_the_panel(page)
     assert "Length 20," in summary_text(page)
+    page.evaluate(RECORD_JS)  # from here on, every message and summary the panel shows, in order
 
     handle = page.locator(".panel-length .noUi-handle").first
     handle.scroll_into_view_if_needed()
@@ -158,12 +198,14 @@ def test_arrow_key_nudges_cost_about_one_run_and_stop_answers_at_once(lab, brows
     for _ in range(7):  # a student nudging 20 -> 27, about as fast as one taps a key
         handle.press("ArrowRight")
         page.wait_for_timeout(150)
-    pressed = time.perf_counter()
     page.wait_for_function("document.querySelector('.panel-summary pre').innerText.includes('Length 27,')"
                            f" && {panel_says(page, 'done in')}")
-    answered = time.perf_counter() - pressed
     text = summary_text(page)
     assert len(re.search(r"Test string[^:]*: ([A-Z ]+)", text).group(1).split()) == 27
+    events = panel_events(page)
+    shown = [re.search(r"Length (\d+),", t).group(1) for kind, t in events if kind == "summary" and "Length" in t]
+    finished = [t for kind, t in events if kind == "message" and "done in" in t]
+    assert shown == ["27"] and len(finished) == 1, events  # one run, with the last value: none for 21-26
 
     handle.press("ArrowRight")  # move the slider, then press Run a moment later (what a student does)
     page.wait_for_timeout(300)
@@ -178,22 +220,26 @@ def test_arrow_key_nudges_cost_about_one_run_and_stop_answers_at_once(lab, brows
         readout.press("Control+a")
         readout.type(str(value))
         readout.press("Enter")
-    page.wait_for_function(panel_says(page, "running… RNNModel epoch") + " || " + panel_says(page, "running… LSTMModel"))
+    page.wait_for_function(panel_says(page, "running… RNNModel epoch") + " || "
+                           + panel_says(page, "running… LSTMModel"))
     assert "about" in page.locator(".panel-message").first.inner_text()  # the estimate, over 30 s
-    page.wait_for_timeout(1500)
+    page.wait_for_timeout(1500)  # into the training
     button = page.locator(".panel-stop").first
     assert button.inner_text().strip() == "Stop" and button.is_enabled()
+    panel_events(page)  # forget what came before the click
     button.click()
-    clicked = time.perf_counter()
-    page.wait_for_function(panel_says(page, "stopped after"))
-    stopped = time.perf_counter() - clicked
     page.wait_for_function(panel_says(page, "stopped after") + " && !" + panel_says(page, "shown below"))
     text = summary_text(page)
     page.locator(".panel-summary").first.scroll_into_view_if_needed()
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "amnesia_stopped.png"))
-    print(f"\none run {one_run:.1f} s; 7 nudges answered {answered:.1f} s after the last; Stop answered in {stopped:.1f} s")
+    messages = [t for kind, t in panel_events(page) if kind == "message"]
+    said = next(i for i, m in enumerate(messages) if "stopped after" in m)
+    assert "shown below" in messages[said], messages  # said before the figures are drawn
+    assert not [m for m in messages[said:] if m.startswith("running…")], messages  # no training after the Stop
     assert "Length 60, 50 epochs" in text and "stopped after" in text  # what the models learned is shown
+    cut = [int(k) for k in re.findall(r"stopped after (\d+) of 50 epochs", text)]
+    assert cut and all(k < 50 for k in cut), text  # ended by the Stop, not by the end of its 50 epochs
     page.wait_for_function("document.querySelector('.panel-stop').disabled")
     assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0, "a cell shows an error"
     page.close()
@@ -223,11 +269,15 @@ def test_rise_slideshow_steps_with_arrow_keys(lab, browser):
     page.close()
 
 
-def make(*args, **popen):
+def make_command(*args):
     """The real `make ARGS` on the environment these tests run in, its set-up stamps taken as done (-o)."""
-    cmd = ["make", "--no-print-directory", "-C", str(ROOT), "-o", f"{sys.prefix}/.installed-course",
-           "-o", f"{sys.prefix}/.installed", f"VENV={sys.prefix}", *args]
-    return subprocess.Popen(cmd, **popen) if popen else subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    return ["make", "--no-print-directory", "-C", str(ROOT), "-o", f"{sys.prefix}/.installed-course",
+            "-o", f"{sys.prefix}/.installed", f"VENV={sys.prefix}", *args]
+
+
+def make(*args):
+    """Run `make ARGS` (make_command) to its end."""
+    return subprocess.run(make_command(*args), capture_output=True, text=True, timeout=600)
 
 
 def blocking_the_network(page):
@@ -327,26 +377,11 @@ def make_lab(tmp_path_factory):
     port, token = free_port(), secrets.token_hex(16)
     args = (f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0 --IdentityProvider.token={token} "
             f"--LabApp.user_settings_dir={root / 'settings'} --LabApp.workspaces_dir={root / 'workspaces'}")
-    log = open(root / "lab.log", "w")
-    server = make("lab", f"WORK={root / 'work'}", f"ARGS={args}", stdout=log, stderr=subprocess.STDOUT,
-                  start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-            break
-        except OSError:
-            if server.poll() is not None:
-                break
-            time.sleep(0.5)
-    else:
-        os.killpg(server.pid, 15)
-        pytest.fail("make lab did not start JupyterLab: " + (root / "lab.log").read_text()[-2000:])
-    if server.poll() is not None:
-        pytest.fail("make lab stopped: " + (root / "lab.log").read_text()[-2000:])
+    server, log = start_server(make_command("lab", f"WORK={root / 'work'}", f"ARGS={args}"), root / "lab.log",
+                               f"{base}/api/status?token={token}", "make lab's JupyterLab", start_new_session=True)
     yield base, token, root / "work" / "notebooks"
-    os.killpg(server.pid, 15)  # make and the JupyterLab it started
-    server.wait(timeout=20)
+    stop_server(server, log, group=True)  # make and the JupyterLab it started
 
 
 def test_make_lab_opens_notebook_01_of_the_working_copy_without_the_news_prompt(make_lab, browser):
@@ -384,22 +419,10 @@ def voila_app(tmp_path_factory):
     port = free_port()
     cmd = [sys.executable, "-m", "voila", "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
            "--Voila.port_retries=0", str(ROOT / "notebooks" / AMNESIA)]
-    log = open(root / "voila.log", "w")
-    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT / "notebooks")
     base = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(f"{base}/voila/api/shutdown", timeout=2)
-        except urllib.error.HTTPError:
-            break  # the server answers (this path only accepts POST)
-        except OSError:
-            time.sleep(0.5)
-    else:
-        server.terminate()
-        pytest.fail("Voilà did not start: " + (root / "voila.log").read_text()[-2000:])
+    server, log = start_server(cmd, root / "voila.log", f"{base}/voila/api/shutdown", "Voilà", cwd=ROOT / "notebooks")
     yield base
-    server.terminate()
-    server.wait(timeout=20)
+    stop_server(server, log)
 
 
 def test_voila_app_hides_the_code_and_its_slider_reruns(voila_app, browser):

@@ -268,12 +268,13 @@ def test_use_falls_back_to_the_reference():
 def test_check_never_raises_at_the_student(capsys):
     """check answers in one line and returns False for what is not an exercise's function; use() refuses it."""
     assert check(None) is False and check(3) is False
-    assert check(lambda l, t: 0.5) is False and check(lambda: 0, "nothing") is False
+    assert check(lambda length, t: 0.5) is False and check(lambda: 0, "nothing") is False
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "✗ check: check-க்கு ஒரு function தேவை, கிடைத்தது NoneType / check needs a function, got NoneType"
     assert out[1].endswith("check needs a function, got int")
-    assert out[2].endswith("no exercise is named '<lambda>': define the function under the exercise's name, or pass name=")
-    assert out[3].endswith("no exercise is named 'nothing': define the function under the exercise's name, or pass name=")
+    advice = ": define the function under the exercise's name, or pass name="
+    assert out[2].endswith("no exercise is named '<lambda>'" + advice)
+    assert out[3].endswith("no exercise is named 'nothing'" + advice)
     assert all("causal_mask" not in line for line in out)  # not the list of every exercise
     with pytest.raises(ValueError, match="name: unknown exercise 'nope'"):
         reference("nope")

@@ -1,7 +1,6 @@
 """A class on one machine: the course's JupyterHub (deploy/jupyterhub_config.py, local mode) with three students who
-log in, run notebook 04's default experiment at once, and survive one kernel killed mid-run. The attacks on the
-hub's settings are in test_hub_security.py."""
-import importlib.util
+log in, run notebook 04's default experiment at once, survive one kernel killed mid-run, and meet the class's memory
+limit in their kernels. The attacks on the hub's settings are in test_hub_security.py."""
 import json
 import os
 import signal
@@ -10,16 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
+from support.classroom import AMNESIA_RUN, CONFIG, proxy_command, running_hub
 
 import helpers
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("classroom", ROOT / "deploy" / "classroom.py")
-classroom = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(classroom)
 
-pytestmark = pytest.mark.skipif(classroom.proxy_command() is None,
-                                reason="configurable-http-proxy missing: `make hub-setup` installs it with npm")
+needs_proxy = pytest.mark.skipif(proxy_command() is None,
+                                 reason="configurable-http-proxy missing: `make hub-setup` installs it with npm")
 STUDENTS = ("asha", "bala", "chitra")
 
 
@@ -54,47 +51,71 @@ def expected():
     return {"accuracy": r.accuracy, "predictions": r.predictions}
 
 
-def test_three_students_run_at_once_and_survive_a_killed_kernel(tmp_path, expected):
-    with classroom.running_hub(tmp_path / "hub", mem="3G") as hub:
+@pytest.fixture(scope="module")
+def classroom(tmp_path_factory):
+    """The course's hub (local mode, 3G per student) with three students logged in, each with a kernel."""
+    with running_hub(tmp_path_factory.mktemp("hub") / "hub", mem="3G") as hub:
         students = [hub.student(name) for name in STUDENTS]
-        for s in students:  # each login reaches its own server, with the course in its home, within the limits
+        for s in students:  # each login reaches its own server, with the course in its home
             assert s.page("/lab") == 200
-            setup = "import os, resource, helpers; print(os.getpid(), resource.getrlimit(resource.RLIMIT_DATA)[0], " \
-                    "os.environ['CPU_LIMIT'], sorted(os.listdir(os.path.expanduser('~/course')))[3])"
+            setup = "import os, helpers; print(os.getpid(), sorted(os.listdir(os.path.expanduser('~/course')))[3])"
             s.kernel = s.start_kernel()
             out, error = s.execute(s.kernel, setup)
             assert error is None, error
-            pid, data_limit, cpu_limit, fourth = out.split()
+            pid, fourth = out.split()
             s.pid = int(pid)
-            assert (int(data_limit), float(cpu_limit), fourth) == (3 * 2 ** 30, 1.0, "04_amnesia_test.ipynb")
-        asha, bala, chitra = students
-        assert any("jupyterhub_idle_culler --timeout=3600" in cmd for cmd in children(hub.process.pid))
-        assert asha.session.get(f"{bala.base}/lab", timeout=60).status_code == 403  # not another student's server
+            assert fourth == "04_amnesia_test.ipynb"
+        yield hub, students
 
-        outcome = {}
-        runs = [threading.Thread(target=lambda s=s: outcome.__setitem__(s.name, s.execute(s.kernel, classroom.AMNESIA_RUN)))
-                for s in students]
-        for t in runs:
-            t.start()
-        start = cpu_seconds(bala.pid)
-        while cpu_seconds(bala.pid) - start < 0.5:  # bala's kernel is training: kill it there
-            time.sleep(0.05)
-        os.kill(bala.pid, signal.SIGKILL)
-        for t in runs:
-            t.join(300)
 
-        assert outcome["bala"][1] == "kernel died"
-        for name in ("asha", "chitra"):
-            out, error = outcome[name]
-            assert error is None, error
-            assert results_of(out) == expected
-        assert hub.alive()
+@pytest.mark.hub
+@pytest.mark.slow
+@needs_proxy
+def test_three_students_run_at_once_and_survive_a_killed_kernel(classroom, expected):
+    hub, students = classroom
+    asha, bala, chitra = students
+    assert any("jupyterhub_idle_culler --timeout=3600" in cmd for cmd in children(hub.process.pid))
+    assert asha.session.get(f"{bala.base}/lab", timeout=60).status_code == 403  # not another student's server
 
-        bala.server_api("post", f"/kernels/{bala.kernel}/restart")  # the student's restart button
-        out, error = bala.execute(bala.kernel, classroom.AMNESIA_RUN)
+    outcome = {}
+    runs = [threading.Thread(target=lambda s=s: outcome.__setitem__(s.name, s.execute(s.kernel, AMNESIA_RUN)))
+            for s in students]
+    for t in runs:
+        t.start()
+    start = cpu_seconds(bala.pid)
+    while cpu_seconds(bala.pid) - start < 0.5:  # bala's kernel is training: kill it there
+        time.sleep(0.05)
+    os.kill(bala.pid, signal.SIGKILL)
+    for t in runs:
+        t.join(300)
+
+    assert outcome["bala"][1] == "kernel died"
+    for name in ("asha", "chitra"):
+        out, error = outcome[name]
         assert error is None, error
         assert results_of(out) == expected
-        assert hub.alive()
+    assert hub.alive()
+
+    bala.server_api("post", f"/kernels/{bala.kernel}/restart")  # the student's restart button
+    out, error = bala.execute(bala.kernel, AMNESIA_RUN)
+    assert error is None, error
+    assert results_of(out) == expected
+    assert hub.alive()
+
+
+@pytest.mark.hub
+@pytest.mark.slow
+@needs_proxy
+def test_a_students_kernel_is_held_to_the_class_limits(classroom):
+    """Local mode's limits as a kernel meets them: past COURSE_MEM (3G) an allocation fails with MemoryError and
+    the kernel lives on; torch computes on one thread (a process spawner cannot cap CPU time)."""
+    _, (asha, *_) = classroom
+    out, error = asha.execute(asha.kernel, "small = bytearray(256 * 2**20); print(len(small) // 2**20)")
+    assert (out.strip(), error) == ("256", None)  # well within the limit: allowed
+    out, error = asha.execute(asha.kernel, "big = bytearray(4 * 2**30)")  # 4 GiB, past the 3 GiB limit
+    assert error is not None and error.startswith("MemoryError"), (out, error)
+    out, error = asha.execute(asha.kernel, "import torch; print(len(small) // 2**20, torch.get_num_threads())")
+    assert (out.split(), error) == (["256", "1"], None)  # the same kernel, still alive, on one thread
 
 
 def load_config(mode, state, monkeypatch):
@@ -103,8 +124,8 @@ def load_config(mode, state, monkeypatch):
     monkeypatch.setenv("COURSE_HUB_MODE", mode)
     monkeypatch.setenv("COURSE_HUB_STATE", str(state))
     config = Config()
-    namespace = {"get_config": lambda: config, "__file__": str(classroom.CONFIG)}
-    exec(compile(classroom.CONFIG.read_text(), str(classroom.CONFIG), "exec"), namespace)
+    namespace = {"get_config": lambda: config, "__file__": str(CONFIG)}
+    exec(compile(CONFIG.read_text(), str(CONFIG), "exec"), namespace)
     return config, namespace
 
 
@@ -120,7 +141,8 @@ def test_the_course_is_copied_in_and_a_students_changes_are_kept(tmp_path, monke
     assert (target / names[0]).read_text() == "a student's own work" and (target / names[1]).exists()
 
 
-def test_server_mode_enforces_limits_with_systemd(tmp_path, monkeypatch):
+def test_server_mode_hands_its_limits_to_systemd(tmp_path, monkeypatch):
+    """The configuration only: systemd enforces these (CPUQuota, MemoryMax), which a test here cannot start."""
     monkeypatch.setenv("COURSE_CPU", "2")
     monkeypatch.setenv("COURSE_MEM", "4G")
     config, _ = load_config("server", tmp_path / "state", monkeypatch)

@@ -66,9 +66,25 @@ def test_models_share_one_interface(kind):
     model = build_model(kind)
     x = torch.randint(0, 26, (3, 11))
     assert model(x).shape == (3, 11, 26)
-    assert model.n_params() == sum(p.numel() for p in model.parameters())
     with pytest.raises(ValueError, match="length from 1 to 1024"):
         model(torch.zeros(1, 1025, dtype=torch.long))
+
+
+def counted_by_hand(kind, d, layers, vocab=26, out=26, max_len=1024, mlp=2):
+    """Parameters from the layers' formulas (weights and biases), not from the modules: an independent count."""
+    ends = vocab * d + d * out + out  # token embedding, output head
+    if kind in ("rnn", "lstm"):  # per layer and gate: input and hidden weights, two biases (torch's RNN and LSTM)
+        gates = {"rnn": 1, "lstm": 4}[kind]
+        return ends + layers * gates * (d * d + d * d + 2 * d)
+    block = 2 * (2 * d) + (d * 3 * d + 3 * d) + (d * d + d) + (d * mlp * d + mlp * d) + (mlp * d * d + d)
+    return ends + max_len * d + layers * block + 2 * d  # + position table, blocks (2 norms, qkv, proj, MLP), ln_f
+
+
+@pytest.mark.parametrize("kind", helpers.KINDS)
+@pytest.mark.parametrize("d, layers", [(64, 2), (48, 1), (32, 3)])
+def test_n_params_is_the_layers_formula(kind, d, layers):
+    cfg = helpers.ModelConfig(d_model=d, n_layers=layers)
+    assert build_model(kind, cfg).n_params() == counted_by_hand(kind, d, layers)
 
 
 def test_lstm_and_transformer_are_comparable_in_size():

@@ -57,6 +57,7 @@ def test_the_notebook_has_graded_exercises():
     assert len(cells) >= 2 and all(c["locked"] and c["points"] > 0 for c in cells)
 
 
+@pytest.mark.slow  # nbgrader generates and autogrades (the course fixture)
 def test_student_version_has_no_solutions(course):
     stored, student = sources(ROOT / "notebooks" / NOTEBOOK), sources(course / "release" / "ps1" / NOTEBOOK)
     assert sum("### BEGIN SOLUTION" in s for s in stored) >= 2 and sum("BEGIN HIDDEN TESTS" in s for s in stored) >= 2
@@ -67,6 +68,7 @@ def test_student_version_has_no_solutions(course):
     assert len(student) == len(stored) - sum("<summary>தீர்வு / Solution</summary>" in s for s in stored)
 
 
+@pytest.mark.slow  # nbgrader generates and autogrades (the course fixture)
 def test_solved_gets_full_marks_and_blank_gets_zero(course):
     from nbgrader.api import Gradebook
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
@@ -76,6 +78,7 @@ def test_solved_gets_full_marks_and_blank_gets_zero(course):
         assert blank.score == 0 and blank.max_score == solved.max_score
 
 
+@pytest.mark.slow  # nbgrader generates and autogrades (the course fixture)
 def test_feedback_carries_the_checks_lines(course):
     n = len(grade_cells(ROOT / "notebooks" / NOTEBOOK))
     solved = (course / "feedback" / "solved" / "ps1" / NOTEBOOK.replace(".ipynb", ".html")).read_text(encoding="utf-8")

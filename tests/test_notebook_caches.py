@@ -45,6 +45,7 @@ print("every stop kept nothing")
 """
 
 
+@pytest.mark.slow  # each runs a notebook's cells up to its trainer in a kernel
 @pytest.mark.parametrize("number", sorted(TRAINERS))
 def test_a_notebook_trainer_keeps_no_stopped_result(number):
     name, call = TRAINERS[number]

@@ -46,7 +46,8 @@ def test_compaction_of_a_small_notebook(tmp_path):
     nb.metadata["widgets"] = {WIDGET_STATE: {"version_major": 2, "version_minor": 0, "state": {"m": {}}}}
     png = nbformat.v4.new_output("display_data", data={"image/png": noisy_png(), "text/plain": "<Figure>"})
     state = nbformat.v4.new_output("display_data", data={WIDGET_STATE: {"state": {}}, "text/plain": "w"})
-    html = nbformat.v4.new_output("display_data", data={"text/html": f'<pre>x</pre><img src="data:image/png;base64,{noisy_png()}"/>'})
+    html = nbformat.v4.new_output("display_data",
+                                  data={"text/html": f'<pre>x</pre><img src="data:image/png;base64,{noisy_png()}"/>'})
     nb.cells.append(nbformat.v4.new_code_cell("plot()", outputs=[png, state, html]))
     path = tmp_path / "tiny.ipynb"
     nbformat.write(nb, path)

@@ -53,7 +53,7 @@ def installed(tmp_path_factory):
 
 
 def run_isolated(tmp, code, *extra_path):
-    """Python with -I -S (no PYTHONPATH, no site-packages, no .pth, so no editable install) and sys.path = site/ + extra."""
+    """Python with -I -S (no PYTHONPATH, no site-packages, no .pth: no editable install), sys.path = site/ + extra."""
     path = [str(tmp / "site"), *extra_path]
     script = f"import sys; sys.path[:0] = {path!r}\n{code}"
     done = subprocess.run([sys.executable, "-I", "-S", "-c", script], cwd=tmp, capture_output=True, text=True)
@@ -81,7 +81,8 @@ def test_installed_copy_finds_its_data(installed):
     site = (tmp / "site").resolve()
     assert module.is_relative_to(site) and corpus.is_relative_to(site) and reference.is_relative_to(site)
     assert (corpus / "train.txt").is_file() and (corpus / "heldout.txt").is_file()
-    assert sorted(p.name for p in reference.glob("*.json")) == sorted(p.name for p in (ROOT / "data/reference").glob("*.json"))
+    shipped = sorted(p.name for p in reference.glob("*.json"))
+    assert shipped == sorted(p.name for p in (ROOT / "data/reference").glob("*.json"))
 
 
 def test_installed_package_imports(installed):
@@ -120,4 +121,4 @@ def test_the_cpu_only_torch_lines_name_the_pinned_torch():
     for name in ("README.md", "requirements.txt"):
         lines = re.findall(r"pip install (torch==\S+) --index-url (\S+?)`", (ROOT / name).read_text(encoding="utf-8"))
         assert lines and set(lines) == {(pin, "https://download.pytorch.org/whl/cpu")}, (name, lines)
-    assert "grep -m 1 '^torch==' requirements.txt" in (ROOT / "Makefile").read_text()  # make lab TORCH=cpu reads the pin
+    assert "grep -m 1 '^torch==' requirements.txt" in (ROOT / "Makefile").read_text()  # TORCH=cpu reads the pin

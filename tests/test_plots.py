@@ -34,7 +34,9 @@ def test_plot_history_keeps_one_colour_per_model_and_whole_epochs():
     h = helpers.History(train_loss=[2.0, 1.5, 1.0], test_loss=[3.0, 2.0, 1.5, 1.0], test_acc=[0.0, 0.4, 0.6, 0.9])
     fig = helpers.plot_history({"masked": h, "unmasked": h})  # names without a set colour
     loss_ax, acc_ax = fig.axes
-    colour = lambda ax, i: ax.lines[i].get_color()
+
+    def colour(ax, i):
+        return ax.lines[i].get_color()
     assert colour(loss_ax, 0) == colour(loss_ax, 1) == colour(acc_ax, 0)        # masked: train, held-out, accuracy
     assert colour(loss_ax, 2) == colour(loss_ax, 3) == colour(acc_ax, 1) != colour(acc_ax, 0)
     fig.canvas.draw()

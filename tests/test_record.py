@@ -15,7 +15,8 @@ BLOCKED = "import sys\nfor m in ('matplotlib', 'seaborn', 'ipywidgets'): sys.mod
 
 def run_recorder(*args):
     """python -m helpers.record ARGS in a fresh interpreter where matplotlib, seaborn and ipywidgets cannot load."""
-    code = BLOCKED + f"sys.argv = ['helpers.record', *{list(args)!r}]\nimport runpy\nrunpy.run_module('helpers.record', run_name='__main__')"
+    code = BLOCKED + (f"sys.argv = ['helpers.record', *{list(args)!r}]\n"
+                      "import runpy\nrunpy.run_module('helpers.record', run_name='__main__')")
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
 
 

@@ -56,7 +56,7 @@ def test_sweep_refuses_bad_settings():
 
 
 def test_time_crossover_is_the_first_length_where_b_is_slower():
-    result = {"points": [{"layer": l, "n": n, "median_s": s} for l, n, s in
+    result = {"points": [{"layer": layer, "n": n, "median_s": s} for layer, n, s in
                          [("lstm", 64, 2), ("attention", 64, 1), ("lstm", 128, 4), ("attention", 128, 5)]]}
     assert S.time_crossover(result) == 128
     assert S.time_crossover(result, "attention", "lstm") == 64
@@ -65,9 +65,9 @@ def test_time_crossover_is_the_first_length_where_b_is_slower():
 def synthetic(lengths, lstm, attention):
     """A sweep result whose times follow the given functions of n (no timing: the oracle is the function)."""
     return {"config": {"lengths": list(lengths), "d": 64, "batch": 1, "dtype": "float32", "device": "cpu"},
-            "points": [{"layer": l, "n": n, "median_s": f(n), "saved_bytes": 8 * n * (n if l == "attention" else 64),
-                        "flops_per_s": None, "error": None}
-                       for n in lengths for l, f in (("lstm", lstm), ("attention", attention))],
+            "points": [{"layer": layer, "n": n, "median_s": f(n),
+                        "saved_bytes": 8 * n * (n if layer == "attention" else 64), "flops_per_s": None, "error": None}
+                       for n in lengths for layer, f in (("lstm", lstm), ("attention", attention))],
             "matmul_flops_per_s": 1e11, "peak_flops_per_s": None}
 
 

@@ -23,7 +23,8 @@ def fake_python(path, version):
 def fake_venv(path, made_by, runs=True):
     """A .venv whose pyvenv.cfg names Python `made_by`; its python answers with that version, or is a dangling link."""
     (path / "bin").mkdir(parents=True)
-    (path / "pyvenv.cfg").write_text(f"home = /opt/python/bin\ninclude-system-site-packages = false\nversion = {made_by}\n")
+    (path / "pyvenv.cfg").write_text(
+        f"home = /opt/python/bin\ninclude-system-site-packages = false\nversion = {made_by}\n")
     if runs:
         fake_python(path / "bin" / "python", ".".join(made_by.split(".")[:2]))
     else:

@@ -135,6 +135,7 @@ def run_in_place(notebook):
     return nbformat.read(notebook, as_version=4)
 
 
+@pytest.mark.slow  # executes a notebook with nbconvert
 def test_a_notebook_with_every_exercise_unfinished_still_runs(tmp_path):
     student = tmp_path / NOTEBOOKS[7].name  # 08: the attention formula
     nbformat.write(student_notebooks.student_version(nbformat.read(NOTEBOOKS[7], as_version=4)), student)
@@ -149,7 +150,8 @@ def test_the_working_copy_finds_helpers_and_data(tmp_path):
     copy = tmp_path / "work" / "notebooks"
     student_notebooks.main(copy, [NOTEBOOKS[9].name], as_stored=True)  # what `make lab` copies
     code = ("import helpers, helpers.core.paths as p, json; "
-            "print(json.dumps([helpers.__file__, str(p.CORPUS_DIR), sorted(f.name for f in p.REFERENCE_DIR.glob('*.json'))]))")
+            "print(json.dumps([helpers.__file__, str(p.CORPUS_DIR), "
+            "sorted(f.name for f in p.REFERENCE_DIR.glob('*.json'))]))")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     run = subprocess.run([sys.executable, "-c", code], cwd=copy, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]  # a kernel there runs this Python in that folder

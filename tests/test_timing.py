@@ -46,6 +46,7 @@ def test_helpers_runs_torch_on_its_thread_policy_and_threads_restores():
             pass
 
 
+@pytest.mark.slow  # tools/bench_threads.py beside a busy process
 def test_benchmark_prints_both_thread_counts_quiet_and_loaded():
     import re
     import subprocess

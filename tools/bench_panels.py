@@ -19,7 +19,8 @@ RERUN = "import time as _t\n_s = _t.perf_counter()\npanel.run()\nprint(f'RERUN {
 def cell_seconds(cell):
     """Wall seconds of one executed cell, from the timestamps nbclient records."""
     t = cell.metadata["execution"]
-    start, end = (datetime.fromisoformat(t[k].replace("Z", "+00:00")) for k in ("iopub.execute_input", "shell.execute_reply"))
+    start, end = (datetime.fromisoformat(t[k].replace("Z", "+00:00"))
+                  for k in ("iopub.execute_input", "shell.execute_reply"))
     return (end - start).total_seconds()
 
 
@@ -29,7 +30,8 @@ def time_panel(path):
     index = max(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "panel = " in c.source)
     nb.cells = nb.cells[:index + 1] + [nbformat.v4.new_code_cell(RERUN)]
     try:
-        NotebookClient(nb, timeout=TIMEOUT, record_timing=True, resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+        NotebookClient(nb, timeout=TIMEOUT, record_timing=True,
+                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
     except CellTimeoutError:  # said in the table, not hidden: headless runs have hung beside a busy process
         return None, None
     rerun = next(o["text"] for o in nb.cells[-1].outputs if o.get("name") == "stdout" and "RERUN" in o["text"])
@@ -41,7 +43,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("notebooks", nargs="*", help="notebook numbers, e.g. 01 04 (default: all)")
     args = parser.parse_args(argv)
-    paths = [p for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) if not args.notebooks or p.name[:2] in args.notebooks]
+    paths = [p for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+             if not args.notebooks or p.name[:2] in args.notebooks]
     print(f"{'notebook':<28}{'first, quiet':>14}{'again, quiet':>14}{'first, busy':>13}{'again, busy':>13}", flush=True)
     for path in paths:
         quiet = time_panel(path)

@@ -1,8 +1,9 @@
-"""How many torch threads each kind of work should use, measured: `python tools/bench_threads.py` (in `make bench`) times the course's
-three kinds of CPU work (a small training, the speed race, the scaling sweep) at 1 and at 2 threads, on a quiet
-machine and with one busy process beside it (a stand-in for a browser or a second kernel), and prints the medians
-and ratios. Then the amnesia panel's default run with its models trained 1, 2 or 3 at a time (one thread each).
-The policies in helpers.core.timing (THREADS, SIDE_BY_SIDE) were chosen from its output (README, "Threads")."""
+"""How many torch threads each kind of work should use, measured: `python tools/bench_threads.py` (in `make bench`)
+times the course's three kinds of CPU work (a small training, the speed race, the scaling sweep) at 1 and at 2
+threads, on a quiet machine and with one busy process beside it (a stand-in for a browser or a second kernel), and
+prints the medians and ratios. Then the amnesia panel's default run with its models trained 1, 2 or 3 at a time (one
+thread each). The policies in helpers.core.timing (THREADS, SIDE_BY_SIDE) were chosen from its output (README,
+"Threads")."""
 import argparse
 import statistics
 import subprocess
@@ -83,7 +84,7 @@ def main(argv=None):
           f"{'2t/1t quiet':>13}{'2t/1t busy':>12}")
     for kind in kinds:
         WORK[kind](True)  # warm-up: imports, allocator, oneDNN's kernels
-        s = {(t, busy): measure(lambda: WORK[kind](args.quick), t, busy, args.repeats)
+        s = {(t, busy): measure(lambda kind=kind: WORK[kind](args.quick), t, busy, args.repeats)
              for busy in (False, True) for t in (1, 2)}
         print(f"{kind:<10}{s[1, False]:>9.2f}s{s[2, False]:>9.2f}s{s[1, True]:>9.2f}s{s[2, True]:>9.2f}s"
               f"{s[2, False] / s[1, False]:>13.2f}{s[2, True] / s[1, True]:>12.2f}", flush=True)
@@ -91,7 +92,7 @@ def main(argv=None):
         print("\nthe amnesia panel's default run, one torch thread per model, models trained n at a time")
         print(f"{'n':<10}{'quiet':>10}{'busy':>10}{'busy/quiet':>12}")
         for n in (1, 2, 3):
-            q, b = (measure(lambda: panel_default(args.quick, n), 1, busy, args.repeats) for busy in (False, True))
+            q, b = (measure(lambda n=n: panel_default(args.quick, n), 1, busy, args.repeats) for busy in (False, True))
             print(f"{n:<10}{q:>9.2f}s{b:>9.2f}s{b / q:>12.2f}", flush=True)
 
 

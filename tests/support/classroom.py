@@ -1,5 +1,5 @@
 """A class on one machine, driven from Python: start the course's JupyterHub in local mode, log students in, start
-their servers and kernels, run code in them. Used by tests/test_hub.py and tools/bench_hub.py."""
+their servers and kernels, run code in them. Used by tests/test_hub.py and tools/bench_hub.py (`make bench-hub`)."""
 import json
 import os
 import secrets
@@ -15,7 +15,7 @@ from pathlib import Path
 import requests
 import websocket
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy" / "jupyterhub_config.py"
 PROXY_BIN = ROOT / "build" / "hub" / "node_modules" / ".bin"   # `make hub-setup`: configurable-http-proxy from npm
 
@@ -53,26 +53,31 @@ class Hub:
                     "COURSE_HUB_URL": self.url, "COURSE_HUB_API_TOKEN": self.token, "COURSE_HUB_PASSWORD": password,
                     "COURSE_CPU": cpu, "COURSE_MEM": mem,
                     "PATH": f"{Path(proxy_command()).parent}:{Path(sys.executable).parent}:{os.environ['PATH']}"}
-        self.process, self.log = None, self.state / "hub.log"
+        self.process, self.log, self._log_file = None, self.state / "hub.log", None
 
     def start(self, timeout=60):
         """Start the hub and wait until its API answers."""
         self.state.mkdir(parents=True, exist_ok=True)
         args = [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG), f"--JupyterHub.hub_bind_url=http://127.0.0.1:{free_port()}",
                 f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{free_port()}"]
-        self.process = subprocess.Popen(args, cwd=self.state, env=self.env, stdout=open(self.log, "w"),
+        self._log_file = open(self.log, "w")  # closed by stop()
+        self.process = subprocess.Popen(args, cwd=self.state, env=self.env, stdout=self._log_file,
                                         stderr=subprocess.STDOUT)
         self._wait(lambda: self.api("get", "/").ok, timeout, "the hub's API")
         return self
 
     def stop(self):
-        """Stop the hub; it stops the students' servers (cleanup_servers)."""
+        """Stop the hub; it stops the students' servers (cleanup_servers). Its log file is closed."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait(30)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
 
     def alive(self):
         """True while the hub's process runs and its API answers."""
