@@ -35,7 +35,8 @@ def amnesia(args):
 def deep_dive(args):
     """The deep dive: the attention grid of a trained model on the deck's sentence, Σ per row."""
     print(banner("TRANSFORMER DEEP DIVE: softmax(Q·Kᵀ/√d) on one sentence"))
-    print(f"Sentence: {learning.DECK_SENTENCE}\nTraining the corpus language model, {args.epochs} epochs ...", flush=True)
+    print(f"Sentence: {learning.DECK_SENTENCE}\nTraining the corpus language model, {args.epochs} epochs ...",
+          flush=True)
     dive = learning.deep_dive(length=args.length, epochs=args.epochs, seed=args.seed, device=args.device)
     print(dive.summary())
 

@@ -89,7 +89,8 @@ class SequenceModel(nn.Module):
     def embed(self, x):
         """Token ids (B, T) -> vectors (B, T, d)."""
         if x.dim() != 2 or x.size(1) > self.cfg.max_len:
-            raise ValueError(f"x must be (batch, length) with length from 1 to {self.cfg.max_len}, got {tuple(x.shape)}")
+            raise ValueError(f"x must be (batch, length) with length from 1 to {self.cfg.max_len}, "
+                             f"got {tuple(x.shape)}")
         return self.tok(x)
 
     def forward(self, x):

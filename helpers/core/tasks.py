@@ -80,7 +80,8 @@ class LetterRecall:
         check_int("n_train", cfg.n_train, 1, 1_000_000)
         check_int("n_test", cfg.n_test, 1, 100_000)
         if not (1 <= cfg.position <= cfg.length or -cfg.length <= cfg.position <= -1):
-            raise ValueError(f"position must be from 1 to {cfg.length} or from -{cfg.length} to -1, got {cfg.position!r}")
+            raise ValueError(f"position must be from 1 to {cfg.length} or from -{cfg.length} to -1, "
+                             f"got {cfg.position!r}")
         self.column = cfg.position - 1 if cfg.position > 0 else cfg.position  # the answer's index in a string
         self.cfg = cfg
         gen = torch.Generator().manual_seed(cfg.seed)

@@ -10,7 +10,7 @@ import numbers
 import threading
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -220,7 +220,8 @@ def check(fn, name=None, quiet=False):
                       f"check needs a function, got {type(fn).__name__}")
         else:
             shown = name if name is not None else getattr(fn, "__name__", "?")
-            ta, en = (f"'{shown}' என்ற பெயரில் exercise இல்லை: exercise-இன் பெயரிலேயே function-ஐ எழுதுங்கள், அல்லது name= கொடுங்கள்",
+            ta, en = (f"'{shown}' என்ற பெயரில் exercise இல்லை: "
+                      "exercise-இன் பெயரிலேயே function-ஐ எழுதுங்கள், அல்லது name= கொடுங்கள்",
                       f"no exercise is named '{shown}': define the function under the exercise's name, or pass name=")
         if not quiet:
             print(line("check", ta, en, mark="✗"))

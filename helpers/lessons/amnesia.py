@@ -24,7 +24,8 @@ VARIANTS = {  # variant -> (model kind, forget-gate bias added at initialisation
     "lstm_fb1": ("lstm", 1.0),  # Jozefowicz et al. (2015): the LSTM's best-known simple setting
     "transformer": ("transformer", 0.0),
 }
-NAMES = {"rnn": "Plain RNN", "lstm": "LSTM", "lstm_fb1": "LSTM, forget bias 1", "transformer": "Transformer"}  # by variant
+# the variants' names, as the figures and tables print them
+NAMES = {"rnn": "Plain RNN", "lstm": "LSTM", "lstm_fb1": "LSTM, forget bias 1", "transformer": "Transformer"}
 CONTESTANTS = ("lstm", "lstm_fb1", "transformer")  # the amnesia panel's variants: the LSTM at its default and its best
 TARGET = 0.99  # held-out accuracy at which a model counts as having solved the task and stops training
 EPOCHS = 7     # the amnesia panel's default budget (224 steps): two LSTMs and a Transformer re-run in under 3 s
@@ -184,7 +185,7 @@ def estimate_seconds(length=20, epochs=EPOCHS, variants=CONTESTANTS, size="width
     check_int("epochs", epochs, 1, MAX_EPOCHS)
     cfg = RecallConfig(length=length)
     steps = (epochs * math.ceil(cfg.n_train / cfg.batch_size)
-             + (epochs + 1) * math.ceil(cfg.n_test / cfg.batch_size) // 3)  # an evaluation batch: about a third of a step
+             + (epochs + 1) * math.ceil(cfg.n_test / cfg.batch_size) // 3)  # an evaluation batch: a third of a step
     short = min(length, ESTIMATE_LENGTH)
     per_model = []
     for variant in variants:
@@ -362,8 +363,8 @@ def steps_table(runs):
             done = sorted(s for s in steps if s is not None)
             beyond = len(steps) - len(done)
             ranked = done + [None] * beyond  # beyond the cap sorts last
-            median = ranked[(len(ranked) - 1) // 2] if len(ranked) % 2 else (
-                None if ranked[len(ranked) // 2] is None else (ranked[len(ranked) // 2 - 1] + ranked[len(ranked) // 2]) / 2)
+            low, high = ranked[(len(ranked) - 1) // 2], ranked[len(ranked) // 2]  # the middle one or two
+            median = low if len(ranked) % 2 else (None if high is None else (low + high) / 2)
             table[v][length] = (median, done[0] if done else None, done[-1] if done else None, beyond, len(steps))
     return table
 
@@ -387,7 +388,7 @@ def position_transfer(train_length=20, test_lengths=(10, 15, 20, 21, 25, 30, 40,
     trained = train_kinds(lambda v: build_model(VARIANTS[v][0], configs[v]), variants, task, cfg,
                           workers=SIDE_BY_SIDE)
     accuracy = {}
-    for v, (model, hist) in trained.items():
+    for v, (model, _history) in trained.items():
         accuracy[v] = {L: evaluate(model, LetterRecall(RecallConfig(length=L, seed=seed + 1, position=position)))[1]
                        for L in test_lengths}
     return {"history": {v: h for v, (_, h) in trained.items()}, "accuracy": accuracy,

@@ -96,7 +96,8 @@ class DeepDive:
         lines = [f"uniform attention: entropy {uniform:.2f} nats per row, {share:.0%} on each of before / itself / <s>"]
         for h, (ent, row) in enumerate(zip(row_entropy(w), w), start=1):
             lines.append(f"head {h}: entropy {ent.mean():.2f} nats ({ent.mean() / uniform:.0%} of uniform); "
-                         f"{row[rows - first, rows - 1].mean():.0%} before, {row[rows - first, rows].mean():.0%} itself, "
+                         f"{row[rows - first, rows - 1].mean():.0%} before, "
+                         f"{row[rows - first, rows].mean():.0%} itself, "
                          f"{row[:, 0].mean():.0%} <s>; most on {self.tokens[int(row.mean(0).argmax())]!r} "
                          f"({row.mean(0).max():.0%})")
         return "\n".join(lines)
@@ -166,7 +167,8 @@ def time_attention(length, heads=4, d_head=16, batch=1, causal=True, repeats=5):
 
     def make_work(device):
         gen = torch.Generator().manual_seed(0)
-        q, k, v = (torch.randn(batch, heads, length, d_head, generator=gen).to(device) for _ in range(3))  # (B, H, T, dh)
+        q, k, v = (torch.randn(batch, heads, length, d_head, generator=gen).to(device)  # (B, H, T, dh) each
+                   for _ in range(3))
         mask = causal_mask(length, device) if causal else None
         return lambda: attention(q, k, v, mask)
     return time_devices(make_work, f"attention, {heads} heads of {d_head}, length {length}", repeats=repeats, warmup=1)
@@ -295,7 +297,8 @@ def time_demo_step(length=11, n_sentences=3, targets=TARGETS, repeats=5):
     words = [tokenize(t)[:length] for t in targets[:n_sentences]]
     task = Reproduce(words, words, vocab, batch_size=len(words))
 
-    return time_training_step(lambda: TransformerModel(lm_config(vocab, MAX_TOKENS)), task, (task.train_x, task.train_y),
-                               f"one training step: {n_sentences} target(s) of {length} tokens", repeats)
+    return time_training_step(lambda: TransformerModel(lm_config(vocab, MAX_TOKENS)), task,
+                              (task.train_x, task.train_y),
+                              f"one training step: {n_sentences} target(s) of {length} tokens", repeats)
 
 

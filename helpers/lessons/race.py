@@ -134,15 +134,16 @@ def default_ways(handmade=None):
 def as_numpy(out):
     """(y, grads) of any way as float64 NumPy arrays (notebook 11)."""
     y, grads = out
-    conv = lambda a: a.detach().cpu().double().numpy() if torch.is_tensor(a) else np.asarray(a, dtype=np.float64)
+    def conv(a):
+        return a.detach().cpu().double().numpy() if torch.is_tensor(a) else np.asarray(a, dtype=np.float64)
     return conv(y), {k: conv(v) for k, v in grads.items()}
 
 
 def race_outputs(p, ways=None, layers=LAYERS, handmade=None):
     """{(way, layer): (y, grads)} as NumPy, for every way that can run here (notebook 11's check)."""
     ways = default_ways(handmade) if ways is None else ways
-    return {(w, l): as_numpy(make_step(w, l, p, handmade)()) for w in ways if w != "torch-gpu" or gpu_device()
-            for l in layers}
+    return {(w, layer): as_numpy(make_step(w, layer, p, handmade)()) for w in ways if w != "torch-gpu" or gpu_device()
+            for layer in layers}
 
 
 # ---------------------------------------------------------------- the race
@@ -214,9 +215,10 @@ class RaceResult:
 
     def to_dict(self):
         """JSON-ready: settings and one row per way and layer."""
-        rows = [{"way": w, "layer": l, "median_s": self.seconds.get((w, l)), "runs": self.runs.get((w, l), []),
-                 "tokens_per_s": self.tokens_per_s(w, l), "on": self.devices.get(w)}
-                for w in self.config.ways for l in LAYERS]
+        rows = [{"way": w, "layer": layer, "median_s": self.seconds.get((w, layer)),
+                 "runs": self.runs.get((w, layer), []), "tokens_per_s": self.tokens_per_s(w, layer),
+                 "on": self.devices.get(w)}
+                for w in self.config.ways for layer in LAYERS]
         return {"config": asdict(self.config), "rows": rows,
                 "ratio": {w: self.ratio(w) for w in self.config.ways}}
 
@@ -255,7 +257,8 @@ def deck_verdict(result, way="python"):
     lstm, attn = (format_seconds(result.seconds[way, layer]) for layer in LAYERS)
     here = f"the Transformer layer {r:.1f}x faster" if r >= 1 else f"the LSTM layer {1 / r:.1f}x faster"
     agree = "the same direction as the deck" if r >= 1 else "the deck's claim reversed"
-    return (f"Deck, pure Python, 1,000 words: LSTM {DECK_SECONDS['lstm']:.2f} s, Transformer {DECK_SECONDS['attention']:.2f} s, "
+    return (f"Deck, pure Python, 1,000 words: LSTM {DECK_SECONDS['lstm']:.2f} s, "
+            f"Transformer {DECK_SECONDS['attention']:.2f} s, "
             f"the Transformer \"{DECK_RATIO:.1f}x faster\" (in fact {DECK_RATIO:.2f}x). "
             f"Here, {WAY_NAMES[way]}, {result.config.words:,} words, width {result.config.d}: LSTM {lstm}, "
             f"Transformer {attn}, {here}: {agree}.")

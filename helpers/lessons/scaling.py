@@ -55,7 +55,9 @@ def measure_point(layer, n, cfg):
         with seeded(cfg.seed):
             module = build_layer(layer, cfg).to(device, dtype)
             x = torch.randn(cfg.batch, n, cfg.d, device=device, dtype=dtype, requires_grad=True)  # (B, T, d)
-        forward = lambda: module(x)[0]
+
+        def forward():
+            return module(x)[0]
 
         def step():
             x.grad = None
@@ -101,7 +103,8 @@ def sweep(cfg=ScaleConfig()):
             points.append(measure_point(layer, n, cfg))
     return {"config": {**asdict(cfg), "lengths": list(cfg.lengths), "layers": list(cfg.layers)},
             "device_name": device_name(device), "points": points,
-            "matmul_flops_per_s": matmul_rate(cfg.device, cfg.dtype, cfg.matmul_n), "peak_flops_per_s": peak_flops(device, cfg.dtype)}
+            "matmul_flops_per_s": matmul_rate(cfg.device, cfg.dtype, cfg.matmul_n),
+            "peak_flops_per_s": peak_flops(device, cfg.dtype)}
 
 
 def sweep_work(layer, n, cfg=ScaleConfig()):

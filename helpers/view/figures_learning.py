@@ -12,7 +12,8 @@ def show_deep_dive(dive, head=None):
     attention_heatmap(dive.grid(head), dive.tokens, annotate=True, sums=True, vmax=1.0,
                       title=f"Layer {dive.layer}, {which}: softmax(QKᵀ/√d) per row, {len(dive.tokens) - 1} tokens")
     show()
-    return f"{dive.summary(head)}\nEach head against uniform attention over the visible keys (rows from the 2nd word on):\n{dive.heads()}"
+    return (f"{dive.summary(head)}\nEach head against uniform attention over the visible keys "
+            f"(rows from the 2nd word on):\n{dive.heads()}")
 
 
 def plot_learning(demo):
@@ -27,7 +28,8 @@ def plot_learning(demo):
         ax_acc.axvline(e, color="#888", lw=0.6, ls="--")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss (nats, log scale)", title="loss on the target sentences",
                 yscale="log")
-    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10) if min(h.test_loss) / 2 <= t <= max(h.test_loss) * 2]
+    low, high = min(h.test_loss) / 2, max(h.test_loss) * 2
+    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10) if low <= t <= high]
     ax_loss.set_yticks(ticks, [f"{t:g}" for t in ticks])
     ax_loss.minorticks_off()
     ax_acc.set(xlabel="epoch", ylabel="share of next words right (teacher forced)", ylim=(-0.02, 1.02),

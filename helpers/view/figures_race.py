@@ -29,11 +29,13 @@ def plot_race(sources, ncols=3):
             ax.bar(xs, secs, 0.4, color=LAYER_COLORS[layer], label=LAYER_NAMES[layer])
             spans = np.array([[s - min(result.runs[w, layer]), max(result.runs[w, layer]) - s]
                               if result.runs.get((w, layer)) else [0, 0] for w, s in zip(ways, secs)]).T
-            ax.errorbar(xs, secs, yerr=np.clip(spans, 0, None), fmt="none", ecolor="k", elinewidth=1, capsize=3)  # min to max run
+            ax.errorbar(xs, secs, yerr=np.clip(spans, 0, None), fmt="none", ecolor="k", elinewidth=1,
+                        capsize=3)  # whiskers from the fastest to the slowest run
             for x, s, top in zip(xs, secs, np.array(secs) + np.clip(spans[1], 0, None)):  # label above the whisker
                 ax.text(x, top * 1.25, format_seconds(s), fontsize=9, rotation=90, ha="center", va="bottom")
         ax.set_yscale("log")
-        ax.set_ylim(top=max(max(result.runs.get((w, l)) or [result.seconds[w, l]]) for w in ways for l in LAYERS) * 40)
+        slowest = max(max(result.runs.get((w, layer)) or [result.seconds[w, layer]]) for w in ways for layer in LAYERS)
+        ax.set_ylim(top=slowest * 40)
         ax.set_xticks(range(len(ways)), [WAY_NAMES[w] for w in ways], fontsize=9)
         ax.set_ylabel("seconds, forward + backward\n(bar: median; whisker: min to max)", fontsize=9)
         ax.set_title(f"{textwrap.fill(label, 40)}\n{result.config.words:,} words, width {result.config.d}", fontsize=9)

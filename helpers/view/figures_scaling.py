@@ -39,7 +39,8 @@ def plot_scaling(sources, layers=("lstm", "attention", "sdpa")):
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             ax.yaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("sequence length n (tokens)")
-            ax.set_ylabel(unit if row == 0 else ("peak GPU memory, MB" if key == "peak_bytes" else "kept for backward, MB"))
+            memory = "peak GPU memory, MB" if key == "peak_bytes" else "kept for backward, MB"
+            ax.set_ylabel(unit if row == 0 else memory)
             if row == 0 and {"lstm", "attention"} <= set(layers):
                 mark_crossover(ax, result, label)
             if drawn:  # room below the lines for the legend

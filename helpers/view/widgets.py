@@ -63,4 +63,5 @@ class Interact(W.VBox):
 
     def _repr_mimebundle_(self, **kwargs):
         """The live controls, plus the static copy."""
-        return with_static_copy(super()._repr_mimebundle_(**kwargs), f"<pre>{html.escape(self.text)}</pre>", self.figures)
+        return with_static_copy(super()._repr_mimebundle_(**kwargs), f"<pre>{html.escape(self.text)}</pre>",
+                                self.figures)
