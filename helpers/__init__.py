@@ -16,7 +16,7 @@ from .core.timing import (NO_GPU, THREADS, Timing, device_name, pick_device, thr
                           use_thread_policy)
 from .core.train import (MAX_EPOCHS, Control, History, TrainConfig, cache_finished, controlled, evaluate, mark_cut,
                          seed_everything, seeded, side_by_side, time_training_step, train, train_kinds)
-from .lessons.amnesia import (CONTESTANTS, KINDS, NAMES, AmnesiaResult, amnesia_test, estimate_seconds,
+from .lessons.amnesia import (CHANCE, CONTESTANTS, KINDS, NAMES, AmnesiaResult, amnesia_test, estimate_seconds,
                               time_recall_step)
 
 VIEW = {"Panel": "panel", "amnesia_panel": "widgets", "showdown_panel": "widgets",  # name -> its helpers.view module
@@ -32,7 +32,7 @@ __all__ = [
     "side_by_side", "time_training_step", "train", "train_kinds", "CONTESTANTS", "KINDS", "NAMES", "AmnesiaResult",
     "amnesia_test", "estimate_seconds", "time_recall_step", "Panel", "amnesia_panel", "showdown_panel",
     "show_amnesia", "plot_history", "attention_heatmap", "position_labels", "subplots", "show", "collect_figures",
-    "check_parameters", "MIN_LENGTH", "mark_cut"
+    "check_parameters", "MIN_LENGTH", "mark_cut", "CHANCE"
 ]  # every name above, and the VIEW names loaded on first use
 
 use_thread_policy()  # one thread: the same numbers on any machine, no collapse on a shared CPU (README)

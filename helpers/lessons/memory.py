@@ -1,8 +1,10 @@
-"""Memory (notebooks 02 and 03): how many letters a recall model holds, and how long a changed first
-letter still moves an LSTM's state."""
+"""Memory (notebooks 02, 03, 06 and 08): how many letters a recall model holds, how long a changed first
+letter still moves an LSTM's state, and the small Transformer that recalls it."""
 import torch
 
-from ..core.tasks import CHANCE, LETTERS
+from ..core.models import TransformerModel
+from ..core.tasks import CHANCE, LETTERS, LetterRecall, RecallConfig
+from ..core.train import TrainConfig, seeded, train
 
 
 def letters_held(acc_per_k):
@@ -26,3 +28,13 @@ def first_letter_influence(model, x, seed=0):
     h = model.lstm(model.embed(x.to(device)))[0]                  # (B, T, d)
     h_changed = model.lstm(model.embed(changed.to(device)))[0]    # (B, T, d)
     return (h - h_changed).norm(dim=-1).mean(0).cpu()             # (T,)
+
+
+def train_recall(length, epochs, model_cfg, seed=0, device=None):
+    """A Transformer of `model_cfg` trained on first-letter recall from 1,024 strings: (model on the CPU, History,
+    task). Introduced in notebook 06 (two heads); notebook 08 trains one head."""
+    task = LetterRecall(RecallConfig(length=length, n_train=1024, seed=seed))
+    with seeded(seed):
+        model = TransformerModel(model_cfg)
+    history = train(model, task, TrainConfig(epochs=epochs, seed=seed, device=device))
+    return model.cpu(), history, task

@@ -24,6 +24,19 @@ def show_amnesia(result):
     return result.summary()
 
 
+def deck_printout(result):
+    """An amnesia result in the deck's layout: the unseen string, its true first letter, then each model's answer
+    (right or wrong), held-out accuracy and verdict. Introduced in notebook 04."""
+    lines = [f"Test string (never seen in training): {result.string}", f"True first letter: {result.answer}", ""]
+    for kind, answer in result.predictions.items():
+        mark = "right" if answer == result.answer else "wrong"
+        lines.append(f"{NAMES[kind] + ' answers:':<29}{answer} ({mark}) — "
+                     f"held-out accuracy {result.accuracy[kind]:.1%}, {result.verdict(kind)}")
+    if result.missing:  # a Stop came before these began
+        lines.append("Not trained (stopped before they began): " + ", ".join(NAMES[k] for k in result.missing))
+    return "\n".join(lines)
+
+
 def show_verdicts(result):
     """Draw an amnesia result as its verdicts: each model's held-out accuracy as a bar with its verdict beneath, chance
     and 3 standard errors above chance; return its summary. The first taste of notebook 01 (04 draws the curves)."""

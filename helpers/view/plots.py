@@ -1,6 +1,7 @@
 """Plots: training curves and annotated attention heatmaps (matplotlib + seaborn, shown as PNG), and the figure
 factory every drawing of the course goes through, so that a panel's background run owns its figures."""
 import contextvars
+import math
 from contextlib import contextmanager
 
 import matplotlib.pyplot as plt
@@ -73,7 +74,7 @@ def plot_history(histories, chance=None, title=None, colors=None):
                fontsize=9, frameon=False)
     if title:
         fig.suptitle(title)
-    rows = -(-(len(labels) + len(extra[1])) // 4)  # legend rows below the panels
+    rows = math.ceil((len(labels) + len(extra[1])) / 4)  # legend rows below the panels
     fig.tight_layout(rect=(0, 0.06 + 0.06 * rows, 1, 1))
     return fig
 
@@ -104,16 +105,15 @@ def attention_heatmap(weights, rows, cols=None, ax=None, annotate=None, sums=Fal
     return ax
 
 
-def last_position_heatmap(attention, labels, title, figsize=None, annotate=None, vmax=1.0, ylabel=""):
-    """Where the last (answering) position looks, one row per head, for `attention` of shape (H, T, T) and the T
-    position `labels`; the figure is `figsize` (default as wide as the string), written values up to 16 positions
-    (`annotate`), `ylabel` None keeps the heatmap's own. Returns the (H, T) rows. Introduced in notebook 01."""
+def last_position_heatmap(attention, labels, title, ax=None, figsize=None, annotate=None, vmax=1.0, ylabel=""):
+    """Where the last (answering) position looks, one heatmap row per head, drawn on `ax` (notebook 03)."""
     heads = attention[:, -1, :]  # (H, T): what the answering position attends to, per head
     T = heads.shape[-1]
-    _, ax = subplots(figsize=figsize or (min(2 + 0.5 * T, 14), 2.2))
+    if ax is None:  # a figure of its own, as wide as the string unless `figsize` says otherwise
+        _, ax = subplots(figsize=figsize or (min(2 + 0.5 * T, 14), 2.2))
     attention_heatmap(heads, [f"head {h + 1}" for h in range(len(heads))], labels, ax=ax,
                       annotate=T <= 16 if annotate is None else annotate, vmax=vmax, title=title)
-    if ylabel is not None:
+    if ylabel is not None:  # "" (default) drops the axis label; None keeps the heatmap's "query (looking)"
         ax.set_ylabel(ylabel)
     return heads
 
