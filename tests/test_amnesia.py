@@ -6,6 +6,7 @@ import torch
 import helpers
 
 
+@pytest.mark.slow  # trains the whole amnesia test (about 10 s)
 def test_transformer_learns_recall_at_length_20_with_defaults():
     result = helpers.amnesia_test(length=20)
     print("\n" + result.summary())  # the LSTMs' accuracies are reported, whatever they are

@@ -114,6 +114,7 @@ def test_the_stored_recording_has_three_seeds_everywhere_and_tells_the_story_the
     assert table["lstm"][20][3] >= 2  # at its default it does not, within the cap
 
 
+@pytest.mark.slow  # trains a Transformer and tests it at four lengths (about 10 s)
 def test_a_transformer_with_learned_positions_fails_at_twice_its_training_length():
     result = proof.position_transfer(train_length=20, test_lengths=(20, 40), position=-3)
     tf, lstm = result["accuracy"]["transformer"], result["accuracy"]["lstm"]
