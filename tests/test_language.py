@@ -167,7 +167,7 @@ def test_split_task_keeps_validation_and_test_apart_and_whole():
     full = load_sentences("heldout")
     assert len(task.test_y) + len(test_y) == len(full) and abs(len(task.test_y) - len(test_y)) <= 1
     assert task.max_len == max(map(len, load_sentences("train") + full))  # the same padding as corpus_task
-    decode = lambda y: [tuple(task.vocab.itos[i] for i in row if i != 0) for row in y.tolist()]  # noqa: E731
+    decode = lambda y: [tuple(task.vocab.itos[i] for i in row if i != 0) for row in y.tolist()]
     assert decode(task.test_y) == [tuple(s) for s in full[0::2]] and decode(test_y) == [tuple(s) for s in full[1::2]]
     real = test_y[:, 1:] != 0
     assert torch.equal(test_x[:, 1:][real], test_y[:, :-1][real])  # the input is the target shifted by one
@@ -228,7 +228,8 @@ def fake_study():
 
 def test_best_epochs_summary_gives_mean_and_range_per_kind():
     study = fake_study()
-    assert study.validation_perplexities("lstm") == pytest.approx([8.0, 10.0]) and study.best_epochs("transformer") == [1, 1]
+    assert study.validation_perplexities("lstm") == pytest.approx([8.0, 10.0])
+    assert study.best_epochs("transformer") == [1, 1]
     assert study.test_perplexities("lstm") == pytest.approx([math.exp(2.0), math.exp(2.2)])
     text = study.summary()
     assert "LSTM         epochs 1, 1: validation perplexity  9.00 (range 8.00 to 10.00); test perplexity" in text
@@ -262,7 +263,8 @@ def test_plot_best_epochs_draws_every_run_and_its_best_epoch():
     assert len(curves.lines) == 2 * len(runs) and [tuple(s.get_xdata()) for s in stars] == [(2,)] * len(runs)
     assert [t.get_text() for t in test.get_xticklabels()] == ["LSTM", "Transformer"]
     dots = [line for line in test.lines if line.get_marker() == "o"]
-    assert [tuple(d.get_ydata()) for d in dots] == [pytest.approx(tuple(study.test_perplexities(k))) for k in ("lstm", "transformer")]
+    assert [tuple(d.get_ydata()) for d in dots] == [pytest.approx(tuple(study.test_perplexities(k)))
+                                                    for k in ("lstm", "transformer")]
     assert len(test.containers) == 2  # one interval per model
     plt.close(fig)
 
@@ -271,6 +273,7 @@ def test_plot_perplexity_ticks_its_log_axis_at_readable_values(lms):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from helpers.view.figures import plot_perplexity
     fig = plot_perplexity(lms)
     ax = fig.axes[0]

@@ -70,8 +70,8 @@ def interval(samples, level=0.95):
     """The central `level` percentile interval (low, high) of bootstrap samples (R,) (notebook 13)."""
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
-    low, high = torch.quantile(torch.as_tensor(samples, dtype=torch.float64), torch.tensor([(1 - level) / 2, (1 + level) / 2],
-                                                                                          dtype=torch.float64))
+    samples = torch.as_tensor(samples, dtype=torch.float64)
+    low, high = torch.quantile(samples, torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64))
     return low.item(), high.item()
 
 
@@ -156,13 +156,14 @@ class BestEpochs:
         return torch.tensor(self._of(kind, "test_nll"), dtype=torch.float64).mean(0)
 
     def test_report(self, resamples=RESAMPLES, seed=0):
-        """Each model's test perplexity (loss averaged over the seeds) with a paired bootstrap interval (notebook 13)."""
+        """Each model's test perplexity (loss averaged over the seeds), paired bootstrap intervals (notebook 13)."""
         names = ["unigram baseline"] + [NAMES[k] for k in LM_KINDS]
         nll = torch.stack([torch.tensor(self.unigram_nll, dtype=torch.float64)] + [self.test_nll(k) for k in LM_KINDS])
         tokens = torch.tensor(self.tokens, dtype=torch.float64)
         point = torch.exp(nll.sum(1) / tokens.sum())  # (3,)
         boot = bootstrap_perplexity(nll, tokens, resamples, seed)  # (3, R), paired
-        gap = {"difference": (point[2] - point[1], boot[2] - boot[1]), "ratio": (point[2] / point[1], boot[2] / boot[1])}
+        gap = {"difference": (point[2] - point[1], boot[2] - boot[1]),  # Transformer − LSTM, per resample
+               "ratio": (point[2] / point[1], boot[2] / boot[1])}
         return PerplexityReport(len(self.tokens), int(tokens.sum()), resamples,
                           {n: (point[i].item(), *interval(boot[i])) for i, n in enumerate(names)},
                           **{k: (v.item(), *interval(s)) for k, (v, s) in gap.items()})
@@ -170,8 +171,8 @@ class BestEpochs:
     def summary(self):
         """Per kind: the chosen epochs, validation and test perplexity per seed (mean and range)."""
         seeds = sorted({r["seed"] for r in self.runs})
-        lines = [f"Each model at its best validation epoch (training stops after {self.patience} epochs without a lower "
-                 f"validation loss, at most {self.max_epochs}); seeds {', '.join(map(str, seeds))}",
+        lines = [f"Each model at its best validation epoch (training stops after {self.patience} epochs without a "
+                 f"lower validation loss, at most {self.max_epochs}); seeds {', '.join(map(str, seeds))}",
                  f"validation: {self.validation[0]} sentences, {self.validation[1]} tokens (they pick the epoch); "
                  f"test: {len(self.tokens)} sentences, {sum(self.tokens)} tokens (only reported)"]
         for kind in LM_KINDS:

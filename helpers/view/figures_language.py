@@ -59,8 +59,8 @@ def plot_best_epochs(study, report=None):
                      label="each seed" if i == 0 else None)
         if report is not None:
             value, low, high = report.perplexity[NAMES[kind]]
-            ax_test.errorbar(i + 0.1, value, [[value - low], [high - value]], fmt="s", ms=6, capsize=5, color=COLORS[kind],
-                             mfc="white", label="seeds' mean, 95% interval" if i == 0 else None)
+            ax_test.errorbar(i + 0.1, value, [[value - low], [high - value]], fmt="s", ms=6, capsize=5,
+                             color=COLORS[kind], mfc="white", label="seeds' mean, 95% interval" if i == 0 else None)
     ax_test.set(xticks=range(len(kinds)), xlim=(-0.6, len(kinds) - 0.4), ylabel="test perplexity at the chosen epoch",
                 title="Test sentences (never used for a choice)")
     ax_test.set_xticklabels([NAMES[k] for k in kinds])
