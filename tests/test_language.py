@@ -11,6 +11,8 @@ from helpers.core.train import evaluate
 from helpers.lessons.language import (PROMPT, BestEpochs, Step, generate, generation_table, next_word_probs, recited,
                                       sentence_attention, sentences, showdown, time_lm_step,
                                       train_language_models, train_to_best, unigram_perplexity)
+from helpers.lessons.selection import (PerplexityReport, bootstrap_perplexity, interval, sentence_losses, split_task,
+                                       unigram_sentence_losses)
 from helpers.view.widgets import showdown_panel
 
 
@@ -160,27 +162,91 @@ def test_sentences_cuts_at_each_full_stop():
     assert "(unfinished" not in text and "finished sentences recited from train.txt: A 0 of 2" in text
 
 
-def test_train_to_best_stops_after_patience_epochs_without_a_lower_held_out_loss():
+def test_split_task_keeps_validation_and_test_apart_and_whole():
+    task, (test_x, test_y) = split_task()
+    full = load_sentences("heldout")
+    assert len(task.test_y) + len(test_y) == len(full) and abs(len(task.test_y) - len(test_y)) <= 1
+    assert task.max_len == max(map(len, load_sentences("train") + full))  # the same padding as corpus_task
+    decode = lambda y: [tuple(task.vocab.itos[i] for i in row if i != 0) for row in y.tolist()]
+    assert decode(task.test_y) == [tuple(s) for s in full[0::2]] and decode(test_y) == [tuple(s) for s in full[1::2]]
+    real = test_y[:, 1:] != 0
+    assert torch.equal(test_x[:, 1:][real], test_y[:, :-1][real])  # the input is the target shifted by one
+
+
+def test_sentence_losses_sum_to_the_mean_loss_that_evaluate_reports(lms):
+    task = lms.task
+    for model in lms.models.values():
+        nll = sentence_losses(model, task.test_x, task.test_y)
+        assert nll.shape == (len(task.test_y),) and torch.all(nll > 0)
+        assert nll.sum().item() / (task.test_y != 0).sum().item() == pytest.approx(evaluate(model, task)[0], rel=1e-5)
+    nll = unigram_sentence_losses(task, task.test_y)
+    assert math.exp(nll.sum().item() / (task.test_y != 0).sum().item()) == pytest.approx(unigram_perplexity(task))
+
+
+def test_bootstrap_is_paired_seeded_and_resamples_whole_sentences():
+    nll = torch.tensor([[1.0, 4.0, 9.0], [1.0, 1.0, 1.0]], dtype=torch.float64)  # per token: 1, 2, 3 and 1, 1/2, 1/3
+    tokens = torch.tensor([1, 2, 3], dtype=torch.float64)
+    boot = bootstrap_perplexity(nll, tokens, resamples=500, seed=1)
+    assert boot.shape == (2, 500) and torch.equal(boot, bootstrap_perplexity(nll, tokens, resamples=500, seed=1))
+    gen = torch.Generator().manual_seed(1)
+    idx = torch.randint(3, (500, 3), generator=gen)  # the sentences drawn, the same for both rows
+    assert torch.allclose(boot[1], torch.exp(3.0 / tokens[idx].sum(-1)))
+    assert torch.allclose(boot[0], torch.exp(nll[0][idx].sum(-1) / tokens[idx].sum(-1)))
+    assert boot[0].min() >= math.exp(1) - 1e-9 and boot[0].max() <= math.exp(3) + 1e-9  # between the sentences' own
+    low, high = interval(boot[0])
+    assert math.exp(1) <= low < high <= math.exp(3)
+    with pytest.raises(ValueError, match=r"nll must be \(models, sentences\)"):
+        bootstrap_perplexity(nll[0], tokens)
+    with pytest.raises(ValueError, match="resamples must be"):
+        bootstrap_perplexity(nll, tokens, resamples=0)
+    with pytest.raises(ValueError, match="level must be in"):
+        interval(boot[0], level=1.0)
+
+
+def test_train_to_best_stops_after_patience_epochs_without_a_lower_validation_loss():
     run = train_to_best("transformer", seed=0, max_epochs=6, patience=2)
-    losses = run["test_loss"]
+    losses = run["val_loss"]
     best = min(range(len(losses)), key=losses.__getitem__)
     assert run["best_epoch"] == best
     assert len(losses) - 1 == 6 or len(losses) - 1 - best == 2  # the cap, or exactly `patience` epochs past the best
     assert all(losses[e] > losses[best] for e in range(best + 1, len(losses)))
     first = train_language_models(epochs=2, seed=0, kinds=("transformer",)).history["transformer"].test_loss
     assert losses[:3] == pytest.approx(first, rel=1e-6)  # the same weights and batches as the showdown's training
+    assert len(run["test_nll"]) == len(split_task()[1][1]) and min(run["test_nll"]) > 0
     with pytest.raises(ValueError, match="kind must be one of"):
         train_to_best("rnn")
 
 
+def fake_study():
+    """Two seeds per kind: validation losses chosen at epoch 1, test losses of two sentences of 1 and 3 tokens."""
+    runs = [{"kind": k, "seed": s, "val_loss": [5.0, math.log(p), math.log(p) + 1], "best_epoch": 1, "seconds": 0.1,
+             "test_nll": [t, 3 * t]} for k, s, p, t in [("lstm", 0, 8.0, 2.0), ("lstm", 1, 10.0, 2.2),
+                                                        ("transformer", 0, 7.0, 1.8), ("transformer", 1, 7.5, 2.0)]]
+    return BestEpochs(runs, max_epochs=3, patience=1, seconds=0.4, tokens=[1, 3], unigram_nll=[4.0, 12.0],
+                      validation=(2, 5))
+
+
 def test_best_epochs_summary_gives_mean_and_range_per_kind():
-    runs = [{"kind": k, "seed": s, "test_loss": [5.0, math.log(p), math.log(p) + 1], "best_epoch": 1, "seconds": 0.1}
-            for k, s, p in [("lstm", 0, 8.0), ("lstm", 1, 10.0), ("transformer", 0, 7.0), ("transformer", 1, 7.5)]]
-    study = BestEpochs(runs, max_epochs=3, patience=1, seconds=0.4)
-    assert study.perplexities("lstm") == pytest.approx([8.0, 10.0]) and study.best_epochs("transformer") == [1, 1]
+    study = fake_study()
+    assert study.validation_perplexities("lstm") == pytest.approx([8.0, 10.0])
+    assert study.best_epochs("transformer") == [1, 1]
+    assert study.test_perplexities("lstm") == pytest.approx([math.exp(2.0), math.exp(2.2)])
     text = study.summary()
-    assert "LSTM         perplexity  9.00 (range 8.00 to 10.00) at epochs 1, 1" in text
-    assert "Transformer  perplexity  7.25 (range 7.00 to 7.50)" in text and "seeds 0, 1" in text
+    assert "LSTM         epochs 1, 1: validation perplexity  9.00 (range 8.00 to 10.00); test perplexity" in text
+    assert "Transformer  epochs 1, 1: validation perplexity  7.25 (range 7.00 to 7.50)" in text and "seeds 0, 1" in text
+    assert "validation: 2 sentences, 5 tokens" in text and "test: 2 sentences, 4 tokens" in text
+
+
+def test_test_report_gives_the_seeds_mean_loss_and_paired_intervals():
+    report = fake_study().test_report(resamples=200, seed=0)
+    assert isinstance(report, PerplexityReport) and (report.sentences, report.tokens) == (2, 4)
+    lstm, transformer = report.perplexity["LSTM"][0], report.perplexity["Transformer"][0]
+    assert lstm == pytest.approx(math.exp(2.1)) and transformer == pytest.approx(math.exp(1.9))
+    assert report.perplexity["unigram baseline"][0] == pytest.approx(math.exp(4.0))
+    # every sentence's loss per token is the same within a run, so every resample keeps the same gap
+    assert report.difference == pytest.approx((transformer - lstm,) * 3) and report.gap_holds
+    assert report.ratio == pytest.approx((math.exp(-0.2),) * 3)
+    assert "Transformer − LSTM" in report.summary() and "200 bootstrap resamples" in report.summary()
 
 
 def test_plot_best_epochs_draws_every_run_and_its_best_epoch():
@@ -188,11 +254,31 @@ def test_plot_best_epochs_draws_every_run_and_its_best_epoch():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from helpers.view.figures import plot_best_epochs
-    runs = [{"kind": k, "seed": s, "test_loss": [3.0, 2.5, 2.0 + s / 10, 2.2], "best_epoch": 2, "seconds": 0.1}
-            for k in ("lstm", "transformer") for s in (0, 1)]
-    fig = plot_best_epochs(BestEpochs(runs, max_epochs=3, patience=1, seconds=0.4))
-    curves, best = fig.axes
+    runs = [{"kind": k, "seed": s, "val_loss": [3.0, 2.5, 2.0 + s / 10, 2.2], "best_epoch": 2, "seconds": 0.1,
+             "test_nll": [2.0 + s / 10, 2.1]} for k in ("lstm", "transformer") for s in (0, 1)]
+    study = BestEpochs(runs, max_epochs=3, patience=1, seconds=0.4, tokens=[1, 1], unigram_nll=[4.0, 4.0])
+    fig = plot_best_epochs(study, study.test_report(resamples=50))
+    curves, test = fig.axes
     stars = [line for line in curves.lines if line.get_marker() == "*"]
     assert len(curves.lines) == 2 * len(runs) and [tuple(s.get_xdata()) for s in stars] == [(2,)] * len(runs)
-    assert [t.get_text() for t in best.get_xticklabels()] == ["LSTM", "Transformer"]
+    assert [t.get_text() for t in test.get_xticklabels()] == ["LSTM", "Transformer"]
+    dots = [line for line in test.lines if line.get_marker() == "o"]
+    assert [tuple(d.get_ydata()) for d in dots] == [pytest.approx(tuple(study.test_perplexities(k)))
+                                                    for k in ("lstm", "transformer")]
+    assert len(test.containers) == 2  # one interval per model
+    plt.close(fig)
+
+
+def test_plot_perplexity_ticks_its_log_axis_at_readable_values(lms):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers.view.figures import plot_perplexity
+    fig = plot_perplexity(lms)
+    ax = fig.axes[0]
+    low, high = ax.get_ylim()
+    shown = [t.get_text() for t, v in zip(ax.get_yticklabels(), ax.get_yticks()) if low <= v <= high]
+    assert shown == [str(t) for t in [5, 10, 20, 50, 100, 200] if low <= t <= high] and "100" in shown
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == ["LSTM", "Transformer"]
     plt.close(fig)

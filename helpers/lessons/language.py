@@ -1,11 +1,10 @@
 """The generative showdown: an LSTM and a Transformer language model trained on data/corpus with the same
-budget, their held-out perplexity against a unigram baseline, and word-by-word generation with the top
-candidates, a temperature and a fixed seed (notebook 13). Its figures and panel are in helpers.view."""
+budget, their validation perplexity against a unigram baseline, and word-by-word generation with the top
+candidates, a temperature and a fixed seed (notebook 13). The fair comparison (each model at its best validation
+epoch, reported on test sentences) is in helpers.lessons.selection; the figures and panel are in helpers.view."""
 import functools
 import math
 import re
-import statistics
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,12 +14,10 @@ import torch.nn.functional as F
 from ..core.checks import check_int
 from ..core.corpus import BOS, corpus_task, detokenize, lm_config, load_sentences, tokenize
 from ..core.models import build_model
-from ..core.timing import pick_device
-from ..core.train import (MAX_EPOCHS, TrainConfig, cache_finished, evaluate, seeded, side_by_side, time_training_step,
-                          train_epoch, train_kinds)
+from ..core.train import MAX_EPOCHS, TrainConfig, cache_finished, time_training_step, train_kinds
 from .amnesia import NAMES
-
-LM_KINDS = ("lstm", "transformer")  # the two contestants: the model kinds of the language models
+from .selection import (LM_KINDS, BestEpochs, best_epoch_study, cached_best_epoch_study,  # noqa: F401 (re-exported)
+                        split_task, train_to_best)
 PROMPT = "We propose a"          # the deck's prompt
 TOP_K = 5                        # candidates shown per step
 MAX_TEMPERATURE = 5.0            # the hottest sampling allowed
@@ -31,11 +28,11 @@ class LanguageModels:
     """Both language models after the same training budget, and what it measured (notebook 13)."""
     epochs: int
     seed: int
-    task: object                                     # the NextWord task on data/corpus
-    unigram: float                                   # held-out perplexity of the unigram baseline
+    task: object                                     # the NextWord task; its held-out set is the validation part
+    unigram: float                                   # validation perplexity of the unigram baseline
     models: dict = field(default_factory=dict)       # kind -> trained model (on the CPU, eval mode)
-    history: dict = field(default_factory=dict)      # kind -> History (loss and accuracy per epoch)
-    perplexity: dict = field(default_factory=dict)   # kind -> held-out perplexity after the last epoch
+    history: dict = field(default_factory=dict)      # kind -> History (loss and accuracy per epoch, on validation)
+    perplexity: dict = field(default_factory=dict)   # kind -> validation perplexity after the last epoch
     params: dict = field(default_factory=dict)       # kind -> parameter count
     seconds: dict = field(default_factory=dict)      # kind -> training time in seconds
 
@@ -45,13 +42,13 @@ class LanguageModels:
         return self.task.vocab
 
     def best_epoch(self, kind):
-        """The epoch whose held-out loss was lowest (0 = before training)."""
+        """The epoch whose validation loss was lowest (0 = before training)."""
         return int(np.argmin(self.history[kind].test_loss))
 
     def summary(self):
-        """Held-out perplexity of each model beside the unigram baseline (times left out: they vary)."""
-        lines = [f"Held-out perplexity after {self.epochs} epochs (lower is better; "
-                 f"{len(self.task.test_y.nonzero())} held-out tokens, vocabulary {len(self.vocab)})",
+        """Validation perplexity of each model beside the unigram baseline (times left out: they vary)."""
+        lines = [f"Validation perplexity after {self.epochs} epochs (lower is better; "
+                 f"{len(self.task.test_y.nonzero())} validation tokens, vocabulary {len(self.vocab)})",
                  f"{'unigram baseline':<17} {'':>15} {self.unigram:>7.1f}"]
         for kind in self.models:
             best = self.best_epoch(kind)
@@ -61,7 +58,7 @@ class LanguageModels:
 
 
 def unigram_perplexity(task):
-    """Held-out perplexity of p(word) = its share of the training targets, on the tokens the models predict.
+    """Held-out perplexity of p(word) = its share of the training targets, on the held-out tokens the models predict.
     Introduced in notebook 13."""
     train_y, test_y = task.train_y[task.train_y != 0], task.test_y[task.test_y != 0]  # padding is not a token
     counts = torch.bincount(train_y, minlength=len(task.vocab)).double()  # (V,)
@@ -70,13 +67,14 @@ def unigram_perplexity(task):
 
 
 def train_language_models(epochs=20, seed=0, lr=3e-3, device=None, kinds=LM_KINDS, progress=False):
-    """Train each kind on data/corpus with the same epochs, learning rate, seed and batches (notebook 13)."""
+    """Train each kind on data/corpus with the same epochs, learning rate, seed and batches, measured per epoch on
+    the validation part of heldout.txt (notebook 13)."""
     check_int("epochs", epochs, 1, MAX_EPOCHS)
     check_int("seed", seed, 0, 2**31 - 1)
     for kind in kinds:
         if kind not in LM_KINDS:
             raise ValueError(f"kinds must be drawn from {list(LM_KINDS)}, got {kind!r}")
-    task = corpus_task()
+    task, _ = split_task()  # the test part stays unread here
     result = LanguageModels(epochs, seed, task, unigram_perplexity(task))
     cfg = TrainConfig(epochs=epochs, lr=lr, seed=seed, device=device, progress=progress)
     trained = train_kinds(lambda kind: build_model(kind, lm_config(task.vocab, task.max_len)), kinds, task, cfg)
@@ -281,70 +279,3 @@ def showdown(prompt=PROMPT, steps=15, epochs=20, temperature=0.0, seed=0, device
     for kind, model in lms.models.items():
         result.runs[NAMES[kind]] = generate(model, lms.vocab, prompt, steps, temperature, seed, past_full_stop=True)
     return result
-
-
-# ---------------------------------------------------------------------------------------------------
-# Each model at its best held-out epoch, over several seeds (notebook 13)
-
-def train_to_best(kind, seed=0, max_epochs=80, patience=5, lr=3e-3, device=None):
-    """Train `kind` on data/corpus until `patience` epochs in a row bring no lower held-out loss (at most
-    `max_epochs`): (History-like dict with the held-out loss per epoch, the best epoch, seconds) (notebook 13)."""
-    check_int("max_epochs", max_epochs, 1, MAX_EPOCHS)
-    check_int("patience", patience, 1, MAX_EPOCHS)
-    if kind not in LM_KINDS:
-        raise ValueError(f"kind must be one of {list(LM_KINDS)}, got {kind!r}")
-    task = corpus_task()
-    with seeded(seed) as gen:  # the same initial weights and batch order as train_language_models
-        model = build_model(kind, lm_config(task.vocab, task.max_len))
-    where = pick_device(device)
-    model.to(where)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = [evaluate(model, task, where)[0]]  # held-out loss at epoch 0
-    start = time.perf_counter()
-    while len(losses) <= max_epochs and len(losses) - 1 - int(np.argmin(losses)) < patience:
-        train_epoch(model, task, opt, gen, where)
-        losses.append(evaluate(model, task, where)[0])
-    return {"kind": kind, "seed": seed, "test_loss": losses, "best_epoch": int(np.argmin(losses)),
-            "seconds": time.perf_counter() - start}
-
-
-@dataclass
-class BestEpochs:
-    """Each kind trained to its best held-out epoch for each seed (notebook 13)."""
-    runs: list        # train_to_best's dicts
-    max_epochs: int
-    patience: int
-    seconds: float    # wall time of the whole study
-
-    def perplexities(self, kind):
-        """Held-out perplexity at the best epoch, one per seed."""
-        return [math.exp(min(r["test_loss"])) for r in self.runs if r["kind"] == kind]
-
-    def best_epochs(self, kind):
-        """The best held-out epoch, one per seed."""
-        return [r["best_epoch"] for r in self.runs if r["kind"] == kind]
-
-    def summary(self):
-        """Per kind: the perplexity at the best epoch, mean and range over the seeds, and those epochs."""
-        seeds = sorted({r["seed"] for r in self.runs})
-        lines = [f"Each model at its best held-out epoch (training stops after {self.patience} epochs without a "
-                 f"lower held-out loss, at most {self.max_epochs}); seeds {', '.join(map(str, seeds))}"]
-        for kind in LM_KINDS:
-            ppl, ep = self.perplexities(kind), self.best_epochs(kind)
-            if ppl:
-                lines.append(f"{NAMES[kind]:<12} perplexity {statistics.mean(ppl):5.2f} (range {min(ppl):.2f} to "
-                             f"{max(ppl):.2f}) at epochs {', '.join(map(str, ep))}")
-        return "\n".join(lines)
-
-
-def best_epoch_study(seeds=(0, 1, 2), max_epochs=80, patience=5, device=None, workers=2):
-    """train_to_best for both kinds and every seed, `workers` trainings at once (notebook 13)."""
-    start = time.perf_counter()
-    jobs = [(kind, seed) for seed in seeds for kind in LM_KINDS]
-    runs = side_by_side(lambda job: train_to_best(job[0], job[1], max_epochs, patience, device=device), jobs, workers)
-    return BestEpochs(runs, max_epochs, patience, time.perf_counter() - start)
-
-
-cached_best_epoch_study = cache_finished(maxsize=2)(best_epoch_study)
-
-

@@ -1,15 +1,24 @@
-"""The language lesson's figures (notebook 13): held-out perplexity per epoch and per seed, the candidate words of
-each generation step, and the showdown's drawing."""
+"""The language lesson's figures (notebook 13): validation perplexity per epoch and per seed, test perplexity with its
+interval, the candidate words of each generation step, and the showdown's drawing."""
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from ..lessons.amnesia import NAMES
-from ..lessons.language import TOP_K, sentence_attention, sentences
+from ..lessons.language import LM_KINDS, TOP_K, sentence_attention, sentences
 from .plots import COLORS, attention_heatmap, plot_history, show, subplots
 
 
+PERPLEXITY_TICKS = [5, 10, 20, 50, 100, 200]  # readable ticks on a log axis of perplexities
+
+
+def tick_perplexity(ax, ticks=PERPLEXITY_TICKS):
+    """Label a log-scale perplexity axis at `ticks` as plain numbers, no minor ticks (notebook 13)."""
+    ax.set_yticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
+
+
 def plot_perplexity(lms):
-    """Held-out perplexity per epoch for both models, with the unigram baseline; returns the figure (notebook 13)."""
+    """Validation perplexity per epoch for both models, with the unigram baseline; returns the figure (notebook 13)."""
     fig, ax = subplots(figsize=(6.5, 3.4))
     for kind, h in lms.history.items():
         ppl = np.exp(h.test_loss)
@@ -17,41 +26,46 @@ def plot_perplexity(lms):
         best = lms.best_epoch(kind)
         ax.plot(best, ppl[best], "*", ms=12, color=COLORS[kind])
     ax.axhline(lms.unigram, color="k", ls="--", lw=1, label="unigram baseline")
-    ax.set(yscale="log", xlabel="epoch", ylabel="held-out perplexity (log scale)",
-           title="Held-out perplexity (star = lowest)")
+    ax.set(yscale="log", xlabel="epoch", ylabel="validation perplexity (log scale)",
+           title="Validation perplexity (star = lowest)")
+    low, high = ax.get_ylim()
+    tick_perplexity(ax)
+    ax.set_ylim(low, high)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the curves
     fig.tight_layout()
     return fig
 
 
-def plot_best_epochs(study):
-    """Held-out perplexity per epoch of every seed, each run's best epoch starred; beside it the best perplexity
-    of each seed and their range per model (notebook 13)."""
-    fig, (ax, ax_best) = subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [2.2, 1]})
+def plot_best_epochs(study, report=None):
+    """Validation perplexity per epoch of every seed, each run's chosen epoch starred; beside it the test perplexity
+    of each seed at that epoch and, given a PerplexityReport, the 95% interval of the seeds' mean (notebook 13)."""
+    fig, (ax, ax_test) = subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [2.2, 1]})
     for r in study.runs:
-        ppl = np.exp(r["test_loss"])
+        ppl = np.exp(r["val_loss"])
         ax.plot(range(len(ppl)), ppl, "-", lw=1, color=COLORS[r["kind"]], alpha=0.8,
                 label=NAMES[r["kind"]] if r["seed"] == study.runs[0]["seed"] else None)
         ax.plot(r["best_epoch"], ppl[r["best_epoch"]], "*", ms=11, color=COLORS[r["kind"]])
-    ax.set(yscale="log", ylim=(5, 60), xlabel="epoch", ylabel="held-out perplexity (log scale)",
-           title="Every seed, trained until its held-out loss stops falling (star = best epoch)")
-    ax.set_yticks([6, 8, 10, 15, 20, 30, 40, 60], ["6", "8", "10", "15", "20", "30", "40", "60"])
-    ax.minorticks_off()
+    ax.set(yscale="log", ylim=(5, 60), xlabel="epoch", ylabel="validation perplexity (log scale)",
+           title="Every seed, trained until its validation loss stops falling (star = chosen epoch)")
+    tick_perplexity(ax, [5, 6, 8, 10, 15, 20, 30, 40, 60])
     ax.title.set_fontsize(10)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=9, loc="upper right", frameon=False)
-    kinds = [k for k in ("lstm", "transformer") if study.perplexities(k)]
+    kinds = [k for k in LM_KINDS if study.best_epochs(k)]
     for i, kind in enumerate(kinds):
-        ppl = study.perplexities(kind)
-        ax_best.plot([i] * len(ppl), ppl, "o", ms=7, color=COLORS[kind], alpha=0.8)
-        ax_best.plot([i - 0.15, i + 0.15], [min(ppl)] * 2, "-", color=COLORS[kind])
-        ax_best.plot([i - 0.15, i + 0.15], [max(ppl)] * 2, "-", color=COLORS[kind])
-        ax_best.plot([i, i], [min(ppl), max(ppl)], "-", color=COLORS[kind], lw=1)
-    ax_best.set(xticks=range(len(kinds)), xlim=(-0.6, len(kinds) - 0.4), ylabel="perplexity at the best epoch",
-                title="Best held-out perplexity: each seed and the range")
-    ax_best.set_xticklabels([NAMES[k] for k in kinds])
-    ax_best.title.set_fontsize(10)
+        ppl = study.test_perplexities(kind)
+        ax_test.plot([i - 0.1] * len(ppl), ppl, "o", ms=7, color=COLORS[kind], alpha=0.8,
+                     label="each seed" if i == 0 else None)
+        if report is not None:
+            value, low, high = report.perplexity[NAMES[kind]]
+            ax_test.errorbar(i + 0.1, value, [[value - low], [high - value]], fmt="s", ms=6, capsize=5,
+                             color=COLORS[kind], mfc="white", label="seeds' mean, 95% interval" if i == 0 else None)
+    ax_test.set(xticks=range(len(kinds)), xlim=(-0.6, len(kinds) - 0.4), ylabel="test perplexity at the chosen epoch",
+                title="Test sentences (never used for a choice)")
+    ax_test.set_xticklabels([NAMES[k] for k in kinds])
+    ax_test.legend(fontsize=8, loc="upper right", frameon=False)
+    ax_test.title.set_fontsize(10)
     fig.tight_layout()
     return fig
 
@@ -84,7 +98,8 @@ def show_showdown(result):
     """Draw a Showdown (curves, perplexity, candidates, the Transformer's attention); return its summary.
     Introduced in notebook 13."""
     lms = result.lms
-    plot_history({k: lms.history[k] for k in lms.models}, title=f"Language models on data/corpus, {lms.epochs} epochs")
+    plot_history({NAMES[k]: lms.history[k] for k in lms.models},
+                 title=f"Language models on data/corpus, {lms.epochs} epochs (held-out = validation part)")
     show()
     plot_perplexity(lms)
     show()
