@@ -12,7 +12,7 @@ TRAINERS = {  # notebook -> (the cached trainer, a small call of it)
     "02": ("train_recall", "train_recall('lstm', 16, 6, 2)"),
     "03": ("run", "run(6, 2, 1.0)"),  # calls the cached transformer_run inside
     "06": ("train_recall", "train_recall(6, 2)"),
-    "07": ("train_pair", "train_pair(6, 2)"),
+    "07": ("train_pair", "train_pair(6, 2, 0)"),
     "08": ("train_recall", "train_recall(6, 2)"),
     "10": ("learn", "learn(4, 2, 1)"),
     "11": ("tiny_training", "tiny_training(2)"),
