@@ -136,14 +136,16 @@ def check_generation(steps, temperature, seed):
     """Raise ValueError unless steps, temperature and seed are in their ranges (notebook 13)."""
     check_int("steps", steps, 1, 1000)
     check_int("seed", seed, 0, 2**31 - 1)
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= MAX_TEMPERATURE:
+    is_number = isinstance(temperature, (int, float)) and not isinstance(temperature, bool)
+    if not is_number or not 0 <= temperature <= MAX_TEMPERATURE:
         raise ValueError(f"temperature must be a number from 0 to {MAX_TEMPERATURE}, got {temperature!r}")
 
 
 def generate(model, vocab, prompt=PROMPT, steps=15, temperature=0.0, seed=0, top_k=TOP_K, past_full_stop=False):
     """Up to `steps` words after `prompt`: greedy at temperature 0, else a seeded draw. Writing stops after '.' or at a
     full context; with `past_full_stop` it goes on to exactly `steps` words instead, each new sentence starting from <s>
-    alone, as every training sentence did (the model remembers nothing of the sentence before). Introduced in notebook 13."""
+    alone, as every training sentence did (the model remembers nothing of the sentence before). Introduced in
+    notebook 13."""
     check_generation(steps, temperature, seed)
     check_int("top_k", top_k, 1, len(vocab) - 2)
     max_len = model.cfg.max_len

@@ -86,7 +86,8 @@ def plot_candidates(runs):
                 ax.text(r, t, f"{word}\n{p:.2f}", ha="center", va="center", fontsize=8,
                         color="white" if p > 0.6 else "black", fontweight="bold" if chosen else "normal",
                         bbox={"fill": False, "edgecolor": "#d62728", "lw": 1.5} if chosen else None)
-        ax.set_yticks(range(len(steps)), [f"…{' '.join(s.context.split()[-2:])} ▸" if s.context else "<s> ▸" for s in steps], fontsize=8)
+        row_labels = [f"…{' '.join(s.context.split()[-2:])} ▸" if s.context else "<s> ▸" for s in steps]
+        ax.set_yticks(range(len(steps)), row_labels, fontsize=8)
         ax.set_xticks(range(TOP_K), [f"#{r + 1}" for r in range(TOP_K)])
         ax.set(xlabel="rank of the candidate", ylabel="step (the last words read)")
         ax.set_title(f"{name}: top {TOP_K} next words per step (boxed = chosen)", fontsize=10)

@@ -51,8 +51,8 @@ BY_LABEL = {"Plain RNN": COLORS["rnn"], "LSTM": COLORS["lstm"], "LSTM, forget bi
 
 def plot_history(histories, chance=None, title=None, colors=None):
     """Training loss and held-out accuracy per epoch for {name: History}, coloured by `colors` (name -> colour,
-    default COLORS, by kind or printed name): one colour per model in both panels, solid = training, dotted = held-out; one legend below
-    the panels, so none covers a curve; returns the figure. Introduced in notebook 01."""
+    default COLORS, by kind or printed name): one colour per model in both panels, solid = training, dotted = held-out;
+    one legend below the panels, so none covers a curve; returns the figure. Introduced in notebook 01."""
     colors = {**COLORS, **BY_LABEL} if colors is None else colors
     fig, (ax_loss, ax_acc) = subplots(1, 2, figsize=(11, 3.9))
     cycle = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"])
