@@ -59,5 +59,4 @@ for pin in $PINS; do
     --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
     --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --platform manylinux_2_5_x86_64 -d "$DIR" "$pin"
 done
-du -sh "$DIR" | sed 's/\t.*/ in all/'
-ls "$DIR" | wc -l | sed 's/$/ wheels/'
+echo "$(ls "$DIR"/*.whl | wc -l) wheels, $(cat "$DIR"/*.whl | wc -c) bytes in $DIR"
