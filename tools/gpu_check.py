@@ -25,7 +25,7 @@ import tarfile
 import time
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +88,7 @@ def version(name):
 def environment(device):
     """What the check ran on: the GPU and its driver, torch, CUDA, cuDNN, the TF32 flags, the date."""
     import torch
-    env = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"), "device": device,
+    env = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"), "device": device,
            "python": platform.python_version(), "platform": platform.platform(), "cpu_count": os.cpu_count(),
            "torch": torch.__version__, "cuda": torch.version.cuda, "cuda_available": torch.cuda.is_available(),
            "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
