@@ -24,7 +24,7 @@ export ONEDNN_MAX_CPU_ISA ?= AVX2
 export MPLBACKEND := module://matplotlib_inline.backend_inline
 
 .PHONY: student lab author test unit slow lint notebooks execute bench bench-hub hub hub-setup app html browser-setup venv-check \
-        clean
+        clean gpu-check
 
 # The course alone (requirements.txt): what lab, student, html, app, execute and bench need.
 $(COURSE): requirements.txt pyproject.toml | venv-check
@@ -66,6 +66,12 @@ slow: $(STAMP) hub-setup  ## the slow tests unit leaves out: a fresh venv, the c
 
 lint: $(STAMP)  ## ruff over the repository (pyproject.toml's [tool.ruff])
 	$(BIN)/python -m pytest tests -m lint -p no:cacheprovider $(ARGS)
+
+# Where `make gpu-check` writes (README.md, "GPU check"); BUDGET: its time box in minutes.
+GPU_CHECK_OUT ?= test-output/gpu-check
+BUDGET ?= 8
+gpu-check: $(STAMP)  ## with CUDA: the device tests, the recorder and every notebook (DEVICE=cuda) into one folder; else tiny, on the CPU
+	$(BIN)/python tools/gpu_check.py --out $(GPU_CHECK_OUT) --budget-minutes $(BUDGET) $(ARGS)
 
 notebooks: $(STAMP)  ## only nbval over the notebooks
 	$(BIN)/python -m pytest notebooks $(NBVAL) -p no:cacheprovider $(ARGS)
