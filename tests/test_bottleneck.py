@@ -94,3 +94,12 @@ def test_summarise_gives_mean_and_range_over_seeds():
     got = bottleneck.summarise(rows)["LSTM d=8", 20]
     assert got["bits"] == (4.0, 3.0, 5.0) and got["acc"] == pytest.approx((0.2, 0.1, 0.3)) and got["seeds"] == 3
     assert got["verdicts"] == ["plateau", "still learning", "plateau"]
+
+
+def test_a_run_a_stop_cut_short_has_no_verdict_but_says_so():
+    from helpers.core.train import Control, controlled
+    control = Control()
+    control.report = lambda name, epoch, epochs: control.stop.set() if epoch == 0 else None  # stop in epoch 1
+    with controlled(control):
+        row, hist, _ = bottleneck.train_bits("lstm", 8, 4, 3, device="cpu")
+    assert hist.interrupted and len(hist.test_loss) == 1 and row["verdict"] == "stopped"

@@ -87,7 +87,7 @@ def train_bits(kind, d, length, epochs, seed=0, ask="one", device=None):
            "acc_per_k": [round(a, 5) for a in per_k.tolist()],
            "test_loss": [round(v, 5) for v in hist.test_loss], "test_acc_curve": [round(a, 5) for a in hist.test_acc],
            "seconds": round(time.perf_counter() - start, 1), "interrupted": hist.interrupted}
-    row["verdict"] = verdict(hist.test_loss, hist.test_acc)
+    row["verdict"] = "stopped" if hist.interrupted else verdict(hist.test_loss, hist.test_acc)  # a Stop: no verdict
     return row, hist, model.cpu()
 
 
