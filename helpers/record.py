@@ -1,12 +1,12 @@
 """The one recorder: measures that take too long for a class (the speed race, the scaling sweep, the full
 amnesia sweep) are run once per device and kept in data/reference/<kind>_<device>.json, in one format:
 
-    {"format": FORMAT, "kind": "race" | "scaling" | "amnesia", "complete": true,
+    {"format": FORMAT, "kind": "race" | "scaling" | "amnesia" | "bottleneck", "complete": true,
      "provenance": {command, date, device, device_name, cpu, cpu_threads, torch, cuda, ..., wall_seconds},
      "settings": {...}, "results": [...]}
 
-Command line: python -m helpers.record {race,scaling,amnesia} [--device cuda] [--out DIR] [--quick].
-Notebooks 05, 11 and 12 read the files with `load(kind)` and name them with `label(record)`.
+Command line: python -m helpers.record {race,scaling,amnesia,bottleneck} [--device cuda] [--out DIR] [--quick].
+Notebooks 02, 05, 11 and 12 read the files with `load(kind)` and name them with `label(record)`.
 """
 import argparse
 import json
@@ -24,13 +24,13 @@ import numpy as np
 import torch
 
 from .core.paths import REFERENCE_DIR
-from .core.tasks import RecallConfig
+from .core.tasks import KBackConfig, RecallConfig
 from .core.timing import available, device_name
 from .core.train import TrainConfig
-from .lessons import amnesia, race, scaling
+from .lessons import amnesia, bottleneck, race, scaling
 
 FORMAT = "helpers.record/1"
-RECORDINGS = ("race", "scaling", "amnesia")  # the kinds of recording, each with its recorder below
+RECORDINGS = ("race", "scaling", "amnesia", "bottleneck")  # the kinds of recording, each with its recorder below
 
 
 def cpu_model():
@@ -223,7 +223,26 @@ def record_amnesia(device, path, quick=False, log=print):
     return rec.finish()
 
 
-RECORDERS = {"race": record_race, "scaling": record_scaling, "amnesia": record_amnesia}
+def record_bottleneck(device, path, quick=False, log=print):
+    """Bits held and accuracy of both models at every width, length and seed of bottleneck.plan, same budget; a file
+    left unfinished with the same settings is resumed (notebook 02)."""
+    settings = {**bottleneck.plan(quick), "fresh_strings": True, "lr": TrainConfig.lr,
+                "k_back": {k: v for k, v in asdict(KBackConfig()).items() if k in ("n_train", "per_k_test", "batch_size")}}
+    rec = Recording("bottleneck", device, settings, path)
+    done = rec.resume()
+    if done:
+        log(f"resuming {path}: {len(done)} runs already recorded")
+
+    def add(row):
+        log(f"{row['model']:<24} length {row['length']:>3} seed {row['seed']}: {row['test_acc']:.1%}, "
+            f"{row['bits']:.1f} bits, {row['verdict']} ({row['seconds']:.0f} s)")
+        rec.add(row)
+    bottleneck.sweep(settings, done, add, device)
+    return rec.finish()
+
+
+RECORDERS = {"race": record_race, "scaling": record_scaling, "amnesia": record_amnesia,
+             "bottleneck": record_bottleneck}
 
 
 def load(kind, root=REFERENCE_DIR):
