@@ -82,7 +82,8 @@ def train_bits(kind, d, length, epochs, seed=0, ask="one", device=None):
     hist = train(model, task, TrainConfig(epochs=epochs, seed=seed, device=device))
     per_k = task.accuracy_per_k(model)
     row = {"model": name(kind, d, ask), "kind": kind, "ask": ask, "d": d, "length": length, "seed": seed,
-           "params": model.n_params(), "epochs": hist.epochs, "steps": hist.epochs * math.ceil(task.cfg.n_train / task.cfg.batch_size),
+           "params": model.n_params(), "epochs": hist.epochs,
+           "steps": hist.epochs * math.ceil(task.cfg.n_train / task.cfg.batch_size),
            "test_acc": round(per_k.mean().item(), 5), "bits": round(bits_held(string_ce(model, task), length), 3),
            "acc_per_k": [round(a, 5) for a in per_k.tolist()],
            "test_loss": [round(v, 5) for v in hist.test_loss], "test_acc_curve": [round(a, 5) for a in hist.test_acc],
@@ -95,7 +96,8 @@ def plan(quick=False):
     """What `python -m helpers.record bottleneck` measures (quick: a tiny smoke test): both models with a
     question token, and the LSTM answering all at once, at each width, length and seed, for 60 epochs."""
     if quick:
-        return {"widths": [8], "lengths": [4], "seeds": [0], "epochs": 2, "runs": [["lstm", "one"], ["transformer", "one"]]}
+        return {"widths": [8], "lengths": [4], "seeds": [0], "epochs": 2,
+                "runs": [["lstm", "one"], ["transformer", "one"]]}
     return {"widths": [8, 16, 32, 64], "lengths": [10, 20], "seeds": [0, 1, 2], "epochs": 60,
             "runs": [["lstm", "one"], ["transformer", "one"], ["lstm", "all"]]}
 
@@ -120,6 +122,8 @@ def summarise(rows):
     out = {}
     for key, rs in groups.items():
         bits, acc = [r["bits"] for r in rs], [r["test_acc"] for r in rs]
-        out[key] = {"params": rs[0]["params"], "d": rs[0]["d"], "seeds": len(rs), "verdicts": [r["verdict"] for r in rs],
-                    "bits": (sum(bits) / len(bits), min(bits), max(bits)), "acc": (sum(acc) / len(acc), min(acc), max(acc))}
+        out[key] = {"params": rs[0]["params"], "d": rs[0]["d"], "seeds": len(rs),
+                    "verdicts": [r["verdict"] for r in rs],
+                    "bits": (sum(bits) / len(bits), min(bits), max(bits)),
+                    "acc": (sum(acc) / len(acc), min(acc), max(acc))}
     return out
