@@ -81,7 +81,7 @@ def test_fit_power_recovers_a_power_law():
         fit_power([64], [1.0])
 
 
-def test_crossover_estimate_measures_extrapolates_or_says_never():
+def test_crossover_estimate_measures_extrapolates_or_says_unpredicted():
     lengths = (64, 128, 256, 512)
     # the lines 1e-2·n and 1e-5·n² meet at n = 1000: beyond this sweep, so extrapolated
     est = S.crossover_estimate(synthetic(lengths, lambda n: 1e-2 * n, lambda n: 1e-5 * n * n))
@@ -90,7 +90,7 @@ def test_crossover_estimate_measures_extrapolates_or_says_never():
     longer = synthetic(lengths + (1024, 2048), lambda n: 1e-2 * n, lambda n: 1e-5 * n * n)
     assert S.crossover_estimate(longer) == {"n": 1024, "how": "measured", "slopes": pytest.approx((1, 2))}
     never = S.crossover_estimate(synthetic(lengths, lambda n: 1e-2 * n, lambda n: 1e-3 * n))
-    assert never["how"] == "never" and never["n"] is None
+    assert never["how"] == "unpredicted" and never["n"] is None
     one = S.crossover_estimate(synthetic((64,), lambda n: 1.0, lambda n: 2.0))
     assert one == {"n": 64, "how": "measured", "slopes": None}
     assert S.crossover_estimate(synthetic((64,), lambda n: 2.0, lambda n: 1.0))["how"] == "unknown"
