@@ -51,6 +51,8 @@ def test_sweep_refuses_bad_settings():
         S.sweep(S.ScaleConfig(d=10, heads=4))
     with pytest.raises(ValueError, match="dtype must be"):
         S.sweep(S.ScaleConfig(dtype="int8"))
+    with pytest.raises(ValueError, match="precision must be one of"):
+        S.sweep(S.ScaleConfig(precision="int8"))
     with pytest.raises(ValueError, match="backend must be None or one of"):
         MultiHeadAttention(8, 2, backend="fortran")
 
@@ -108,3 +110,21 @@ def test_scaling_figure_marks_the_crossover_measured_or_extrapolated():
         assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["LSTM: slope 1.00",
                                                                                   "explicit attention: slope 2.00"]
         plt.close(fig)
+
+
+def test_the_sdpa_kernel_is_named_from_the_autograd_graph():
+    q = torch.randn(1, 1, 16, 8, requires_grad=True)  # (B, H, T, d)
+    with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):
+        assert S.sdpa_kernel_used(torch.nn.functional.scaled_dot_product_attention(q, q, q)) == "math"
+    assert S.sdpa_kernel_on("cpu") == "flash (CPU)"  # torch's CPU kernel for float32
+    point = S.measure_point("sdpa", 16, S.ScaleConfig(d=8, repeats=1, warmup=0))
+    assert point["kernel"] == "flash (CPU)" and "kernel" not in S.measure_point("lstm", 16, S.ScaleConfig(d=8))
+
+
+def test_a_sweep_records_its_threads_and_runs_under_autocast_when_asked():
+    cfg = S.ScaleConfig(lengths=(16,), d=8, layers=("attention",), repeats=1, warmup=0, matmul_n=32)
+    out = S.sweep(cfg)
+    assert out["threads"] == torch.get_num_threads() and out["tf32"] is None  # the switches act on CUDA only
+    assert out["config"]["precision"] == "float32" and out["config"]["tf32"] is False
+    low = S.sweep(S.ScaleConfig(**{**cfg.__dict__, "precision": "bfloat16"}))
+    assert low["points"][0]["error"] is None and low["config"]["precision"] == "bfloat16"
