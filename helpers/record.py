@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +66,7 @@ def environment(device):
     """Where and with what a recording is made: commit, date, device, CPU, threads, versions, precision switches,
     SDPA's kernel, the machine's load. Every recording of notebooks 05, 11 and 12 carries it."""
     device = torch.device(device)
-    return {"commit": commit(), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    return {"commit": commit(), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "device": device.type, "cpu": cpu_model(),
             "device_name": device_name(device).replace("CPU", cpu_model(), 1),  # the CPU by its model name
             "cpu_threads": torch.get_num_threads(), "cpu_cores": os.cpu_count(), "torch": torch.__version__,
@@ -230,7 +230,8 @@ def record_scaling(device, path, quick=False, log=print):
     plan = scaling_plan(device, quick)
     rec = Recording("scaling", device, timed_settings(plan), path)
     for cfg in plan:
-        log(f"scaling on {cfg.device} ({cfg.dtype}): lengths {cfg.lengths[0]}..{cfg.lengths[-1]}, {', '.join(cfg.layers)}")
+        log(f"scaling on {cfg.device} ({cfg.dtype}, autocast {cfg.precision}): lengths {cfg.lengths[0]}.."
+            f"{cfg.lengths[-1]}, {', '.join(cfg.layers)}")
         result = scaling.sweep(cfg)
         for p in result["points"]:
             done = race.format_seconds(p["median_s"]) if p["median_s"] is not None else f"failed: {p['error']}"

@@ -161,7 +161,7 @@ class RaceConfig:
     dtype: str = "float32"   # NumPy and torch precision; pure Python always computes in float64
     seed: int = 0            # seeds the word vectors, the weights and the upstream gradient
     gpu_precision: str = "float32"  # torch on the GPU: autocast to this ("bfloat16", "float16"; "float32": none)
-    tf32: bool = False       # torch on the GPU: both TF32 switches (cuDNN's LSTM, the matmuls); False: float32 is float32
+    tf32: bool = False       # torch on the GPU: both TF32 switches (cuDNN's LSTM, matmuls); False: float32 is float32
 
 
 @dataclass
