@@ -98,17 +98,20 @@ def test_crossover_estimate_measures_extrapolates_or_says_unpredicted():
     assert S.crossover_estimate(synthetic((64,), lambda n: 2.0, lambda n: 1.0))["how"] == "unknown"
 
 
-def test_scaling_figure_marks_the_crossover_measured_or_extrapolated():
+def test_scaling_figure_marks_the_crossover_measured_extrapolated_or_unpredicted():
     import matplotlib.pyplot as plt
     from helpers.view import figures
     lengths = (64, 128, 256, 512)
-    for lengths_, expected in ((lengths, "fitted lines meet at n ≈ 1,000\n(extrapolated, beyond the sweep)"),
-                               (lengths + (1024, 2048), " attention slower \n from n = 1,024 ")):
-        fig = figures.plot_scaling([("synthetic", synthetic(lengths_, lambda n: 1e-2 * n, lambda n: 1e-5 * n * n))],
+    for lengths_, attention, expected in (
+            (lengths, lambda n: 1e-5 * n * n, "fitted lines meet at n ≈ 1,000\n(extrapolated, beyond the sweep)"),
+            (lengths + (1024, 2048), lambda n: 1e-5 * n * n, " attention slower \n from n = 1,024 "),
+            (lengths, lambda n: 1e-4 * n ** 0.5, "no crossover within the sweep;\nthe fit cannot predict one")):
+        fig = figures.plot_scaling([("synthetic", synthetic(lengths_, lambda n: 1e-2 * n, attention))],
                                    layers=("lstm", "attention"))
         assert expected in [t.get_text() for t in fig.axes[0].texts]
+        slope = "0.50" if expected.startswith("no crossover") else "2.00"
         assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["LSTM: slope 1.00",
-                                                                                  "explicit attention: slope 2.00"]
+                                                                                  f"explicit attention: slope {slope}"]
         plt.close(fig)
 
 
