@@ -2,8 +2,11 @@
 amnesia sweep) are run once per device and kept in data/reference/<kind>_<device>.json, in one format:
 
     {"format": FORMAT, "kind": "race" | "scaling" | "amnesia" | "bottleneck", "complete": true,
-     "provenance": {command, date, device, device_name, cpu, cpu_threads, torch, cuda, ..., wall_seconds},
-     "settings": {...}, "results": [...]}
+     "provenance": {command, commit, date, device, device_name, cpu, cpu_threads, torch, cuda, tf32, sdpa_kernel,
+                    ..., wall_seconds},
+     "settings": {configs: the timed functions' own configs, threads}, "results": [...]}
+
+`settings_mismatch(rec)` compares a recording's settings with what the live code would record now (tests).
 
 Command line: python -m helpers.record {race,scaling,amnesia,bottleneck} [--device cuda] [--out DIR] [--quick].
 Notebooks 02, 05, 11 and 12 read the files with `load(kind)` and name them with `label(record)`.
@@ -13,11 +16,12 @@ import json
 import os
 import platform
 import shlex
+import subprocess
 import sys
 import threading
 import time
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +29,7 @@ import torch
 
 from .core.paths import REFERENCE_DIR
 from .core.tasks import KBackConfig, RecallConfig
-from .core.timing import available, device_name
+from .core.timing import THREADS, available, device_name, tf32_flags
 from .core.train import TrainConfig
 from .lessons import amnesia, bottleneck, race, scaling
 
@@ -44,17 +48,34 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
+def commit():
+    """The course's git commit (git rev-parse HEAD), with "+changes" when files differ from it, else "unknown";
+    for every recording of notebooks 05, 11 and 12."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=30)
+    try:
+        head, status = git("rev-parse", "HEAD"), git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if head.returncode or not head.stdout.strip():
+        return "unknown"
+    return head.stdout.strip() + ("+changes" if status.stdout.strip() else "")
+
+
 def environment(device):
-    """Where and with what a recording is made: date, device, CPU, threads, versions, the machine's load.
-    Every recording of notebooks 05, 11 and 12 carries it."""
+    """Where and with what a recording is made: commit, date, device, CPU, threads, versions, precision switches,
+    SDPA's kernel, the machine's load. Every recording of notebooks 05, 11 and 12 carries it."""
     device = torch.device(device)
-    return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    return {"commit": commit(), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "device": device.type, "cpu": cpu_model(),
             "device_name": device_name(device).replace("CPU", cpu_model(), 1),  # the CPU by its model name
-            "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "cuda": torch.version.cuda,
-            "cudnn": torch.backends.cudnn.version() if device.type == "cuda" else None,
+            "cpu_threads": torch.get_num_threads(), "cpu_cores": os.cpu_count(), "torch": torch.__version__,
+            "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version() if device.type == "cuda" else None,
             "python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform(),
-            "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+            "onednn": torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled,
+            "tf32": tf32_flags(),  # as the process starts; each config's tf32 sets both for its timed GPU runs
+            "float32_matmul_precision": torch.get_float32_matmul_precision(),
+            "sdpa_kernel": scaling.sdpa_kernel_on(device),  # which kernel SDPA picks at float32 here
             "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}  # busy: slower figures
 
 
@@ -150,7 +171,10 @@ def race_plan(device, quick=False):
     ways = race.TORCH_WAYS if device == "cuda" else ("torch-cpu",)
     if quick:
         return [race.RaceConfig(words=40, d=4, ways=ways, repeats=1, warmup=0)]
-    return [race.RaceConfig(words=1000, d=16, ways=ways), race.RaceConfig(words=1000, d=256, ways=ways)]
+    plan = [race.RaceConfig(words=1000, d=16, ways=ways), race.RaceConfig(words=1000, d=256, ways=ways)]
+    if device == "cuda":  # each layer also at its best GPU precision: bfloat16 autocast beside float32
+        plan += [race.RaceConfig(words=1000, d=d, ways=("torch-gpu",), gpu_precision="bfloat16") for d in (16, 256)]
+    return plan
 
 
 def scaling_plan(device, quick=False):
@@ -161,8 +185,8 @@ def scaling_plan(device, quick=False):
         return [scaling.ScaleConfig(lengths=tuple(2 ** k for k in range(6, 13)), device="cpu")]
     lengths = tuple(2 ** k for k in range(6, 15))  # 64 .. 16384
     return [scaling.ScaleConfig(lengths=lengths, d=256, batch=8, heads=4, device="cuda"),
-            scaling.ScaleConfig(lengths=lengths, d=256, batch=8, heads=4, device="cuda", dtype="bfloat16",
-                                layers=scaling.SWEEP_LAYERS)]
+            scaling.ScaleConfig(lengths=lengths, d=256, batch=8, heads=4, device="cuda", precision="bfloat16",
+                                layers=scaling.SWEEP_LAYERS)]  # bfloat16 autocast: every layer at its best
 
 
 def amnesia_plan(device, quick=False):
@@ -175,10 +199,24 @@ def amnesia_plan(device, quick=False):
             "target": amnesia.STEPS_TARGET, "max_steps": amnesia.STEPS_CAP}
 
 
+def timed_settings(plan):
+    """A race's or sweep's recorded settings: the timed functions' own configs and torch's CPU threads
+    (notebooks 11 and 12)."""
+    return {"configs": [asdict(c) for c in plan], "threads": torch.get_num_threads()}
+
+
+def amnesia_settings(plan):
+    """The cost-of-remembering recording's settings for `plan` (notebook 05)."""
+    return {**plan, "variants": {v: amnesia.check_variant(v) for v in plan["variants"]},
+            "steps_per_epoch": amnesia.STEPS_PER_EPOCH, "width": amnesia.WIDTH, "fresh_strings": True,
+            "recall": {k: v for k, v in asdict(RecallConfig()).items() if k in ("n_test", "batch_size")},
+            "lr": TrainConfig.lr}
+
+
 def record_race(device, path, quick=False, log=print):
     """Run the race plan on `device` into `path` (notebook 11 reads it)."""
     plan = race_plan(device, quick)
-    rec = Recording("race", device, {"configs": [asdict(c) for c in plan]}, path)
+    rec = Recording("race", device, timed_settings(plan), path)
     for cfg in plan:
         log(f"race: {cfg.words} words, width {cfg.d}, ways {', '.join(cfg.ways)}")
         result = race.run_race(**asdict(cfg))
@@ -190,9 +228,10 @@ def record_race(device, path, quick=False, log=print):
 def record_scaling(device, path, quick=False, log=print):
     """Run the scaling plan on `device` into `path` (notebook 12 reads it)."""
     plan = scaling_plan(device, quick)
-    rec = Recording("scaling", device, {"configs": [asdict(c) for c in plan]}, path)
+    rec = Recording("scaling", device, timed_settings(plan), path)
     for cfg in plan:
-        log(f"scaling on {cfg.device} ({cfg.dtype}): lengths {cfg.lengths[0]}..{cfg.lengths[-1]}, {', '.join(cfg.layers)}")
+        log(f"scaling on {cfg.device} ({cfg.dtype}, autocast {cfg.precision}): lengths {cfg.lengths[0]}.."
+            f"{cfg.lengths[-1]}, {', '.join(cfg.layers)}")
         result = scaling.sweep(cfg)
         for p in result["points"]:
             done = race.format_seconds(p["median_s"]) if p["median_s"] is not None else f"failed: {p['error']}"
@@ -205,11 +244,7 @@ def record_amnesia(device, path, quick=False, log=print):
     """Run the cost-of-remembering plan on `device` into `path`, one result per (variant, length, seed); a file
     left unfinished with the same settings is resumed, not started again (notebook 05)."""
     plan = amnesia_plan(device, quick)
-    settings = {**plan, "variants": {v: amnesia.check_variant(v) for v in plan["variants"]},
-                "steps_per_epoch": amnesia.STEPS_PER_EPOCH, "width": amnesia.WIDTH, "fresh_strings": True,
-                "recall": {k: v for k, v in asdict(RecallConfig()).items() if k in ("n_test", "batch_size")},
-                "lr": TrainConfig.lr}
-    rec = Recording("amnesia", device, settings, path)
+    rec = Recording("amnesia", device, amnesia_settings(plan), path)
     done = rec.resume()
     if done:
         log(f"resuming {path}: {len(done)} runs already recorded")
@@ -223,11 +258,17 @@ def record_amnesia(device, path, quick=False, log=print):
     return rec.finish()
 
 
+def bottleneck_settings(quick=False):
+    """What a bottleneck recording holds as its settings: the plan, the learning rate, the task's sizes."""
+    kept = ("n_train", "per_k_test", "batch_size")
+    return {**bottleneck.plan(quick), "fresh_strings": True, "lr": TrainConfig.lr,
+            "k_back": {k: v for k, v in asdict(KBackConfig()).items() if k in kept}}
+
+
 def record_bottleneck(device, path, quick=False, log=print):
     """Bits held and accuracy of both models at every width, length and seed of bottleneck.plan, same budget; a file
     left unfinished with the same settings is resumed (notebook 02)."""
-    settings = {**bottleneck.plan(quick), "fresh_strings": True, "lr": TrainConfig.lr,
-                "k_back": {k: v for k, v in asdict(KBackConfig()).items() if k in ("n_train", "per_k_test", "batch_size")}}
+    settings = bottleneck_settings(quick)
     rec = Recording("bottleneck", device, settings, path)
     done = rec.resume()
     if done:
@@ -254,12 +295,50 @@ def load(kind, root=REFERENCE_DIR):
     return sorted(found, key=lambda d: d["provenance"]["device"] == "cpu")
 
 
-def label(rec):
-    """'recorded on <device name>, <date>', noting a busy machine (load above its threads) (notebook 05)."""
+def label(rec, detail=False):
+    """'recorded on <device name>, <date>', noting a busy machine (load above its threads) (notebook 05); with
+    `detail`, the threads and load average always, and the commit (notebooks 11 and 12)."""
     prov = rec["provenance"]
     load_avg = prov.get("load_average")
+    if detail:
+        threads = f"{prov['cpu_threads']} thread{'s' * (prov['cpu_threads'] != 1)} of {prov.get('cpu_cores', '?')}"
+        load = f"load {load_avg:.1f}" if load_avg is not None else "load unknown"
+        return (f"recorded on {prov.get('cpu', prov['device_name'])}" + (f" + {prov['device_name']}" if
+                prov["device"] != "cpu" else "") + f", {prov['date']}, {threads}, {load}, "
+                f"code {prov.get('commit', 'unknown')[:10]}")
     busy = f" (busy: load {load_avg:.0f})" if load_avg and load_avg > prov.get("cpu_threads", 1) + 0.5 else ""
     return f"recorded on {prov['device_name']}, {prov['date']}{busy}"
+
+
+def expected_settings(kind, device):
+    """The settings the live code would record now for `kind` on `device` (its plan's configs, the course's
+    threads), as JSON holds them (tests/test_recordings.py)."""
+    if kind == "amnesia":
+        settings = amnesia_settings(amnesia_plan(device))
+    elif kind == "bottleneck":
+        settings = bottleneck_settings()
+    else:
+        plan = (race_plan if kind == "race" else scaling_plan)(device)
+        settings = {"configs": [asdict(c) for c in plan], "threads": THREADS}
+    return json.loads(json.dumps(settings))
+
+
+def differences(recorded, live, where="settings"):
+    """Every place where `recorded` and `live` (JSON values) differ, as 'where: recorded X, live Y' lines."""
+    if isinstance(recorded, dict) and isinstance(live, dict):
+        return [line for key in sorted(set(recorded) | set(live), key=str)
+                for line in differences(recorded.get(key, "(absent)"), live.get(key, "(absent)"), f"{where}.{key}")]
+    if isinstance(recorded, list) and isinstance(live, list) and len(recorded) == len(live):
+        return [line for i, (r, v) in enumerate(zip(recorded, live)) for line in differences(r, v, f"{where}[{i}]")]
+    return [] if recorded == live else [f"{where}: recorded {recorded!r}, live {live!r}"]
+
+
+def settings_mismatch(rec):
+    """Where a recording's settings differ from what the live code would record now: [] when it still matches
+    (notebooks 02, 05, 11 and 12 draw only such recordings; tests/test_recordings.py)."""
+    if rec.get("kind") not in RECORDINGS:
+        raise ValueError(f"rec must be a recording of kind {list(RECORDINGS)}, got kind {rec.get('kind')!r}")
+    return differences(rec.get("settings"), expected_settings(rec["kind"], rec["provenance"]["device"]))
 
 
 def main(argv=None):

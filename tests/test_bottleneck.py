@@ -1,4 +1,5 @@
-"""Tests of notebook 02's bottleneck in bits: bits held from the held-out loss, the end-of-training verdict, the runs."""
+"""Tests of notebook 02's bottleneck in bits: bits held from the held-out loss, the end-of-training verdict, the
+runs."""
 import math
 
 import pytest
@@ -21,7 +22,8 @@ def test_bits_held_by_hand_one_letter_known_of_two():
     # two letters, the first known exactly (0 nats), the second uniform (ln 26 nats): log2 26 = 4.700 bits
     assert bottleneck.bits_held(math.log(26), 2) == pytest.approx(4.70044, abs=1e-5)
     per_string = bottleneck.bits_held(torch.tensor([0.0, math.log(26), 2 * math.log(26)]), 2)
-    assert torch.allclose(per_string, torch.tensor([2 * math.log2(26), math.log2(26), 0.0], dtype=torch.float64), atol=1e-5)
+    expected = torch.tensor([2 * math.log2(26), math.log2(26), 0.0], dtype=torch.float64)
+    assert torch.allclose(per_string, expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("args, message", [((-0.1, 5), "ce_nats must be a cross-entropy of 0 or more"),

@@ -167,7 +167,8 @@ def test_split_task_keeps_validation_and_test_apart_and_whole():
     full = load_sentences("heldout")
     assert len(task.test_y) + len(test_y) == len(full) and abs(len(task.test_y) - len(test_y)) <= 1
     assert task.max_len == max(map(len, load_sentences("train") + full))  # the same padding as corpus_task
-    decode = lambda y: [tuple(task.vocab.itos[i] for i in row if i != 0) for row in y.tolist()]
+    def decode(y):
+        return [tuple(task.vocab.itos[i] for i in row if i != 0) for row in y.tolist()]
     assert decode(task.test_y) == [tuple(s) for s in full[0::2]] and decode(test_y) == [tuple(s) for s in full[1::2]]
     real = test_y[:, 1:] != 0
     assert torch.equal(test_x[:, 1:][real], test_y[:, :-1][real])  # the input is the target shifted by one

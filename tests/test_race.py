@@ -76,7 +76,7 @@ def test_python_repeats_apply_to_pure_python_only():
 @pytest.mark.parametrize("bad, message", [
     (dict(words=0), "words must be"), (dict(words=10**6), "words must be"), (dict(d=0), "d must be"),
     (dict(repeats=0), "repeats must be"), (dict(ways=("torch-cpu", "fortran")), "ways must be drawn from"),
-    (dict(ways=("python",)), "written in notebook 11"),
+    (dict(ways=("python",)), "written in notebook 11"), (dict(gpu_precision="int8"), "gpu_precision must be one of"),
     (dict(ways=("python",), handmade={"python": torch_as_numpy}, words=4000, d=16), "pure Python would take minutes"),
 ])
 def test_race_refuses_bad_arguments(bad, message):
@@ -170,3 +170,26 @@ def test_race_figures_show_the_spread_and_the_multiply_add_prediction():
     assert dotted == [pytest.approx(R.predicted_ratio(1000, 16))]
     assert "not run\nhere" in [t.get_text() for t in fig.axes[0].texts]  # the GPU way, with no GPU in the result
     plt.close(fig)
+
+
+def test_the_race_records_its_precision_and_runs_the_cpu_at_float32():
+    result = R.run_race(words=20, d=4, ways=("torch-cpu",), repeats=1, warmup=0, gpu_precision="bfloat16")
+    cfg = result.to_dict()["config"]
+    assert cfg["gpu_precision"] == "bfloat16" and cfg["tf32"] is False  # the GPU way's settings, stored
+    assert R.RaceResult.from_dict(json.loads(json.dumps(result.to_dict()))).config == result.config
+    assert result.seconds["torch-cpu", "lstm"] > 0
+
+
+def test_train_pair_trains_the_lstm_at_its_default_and_forget_bias_1_and_counts_parameters():
+    from helpers.core.models import ModelConfig
+    from helpers.core.tasks import LetterRecall, RecallConfig
+    task = LetterRecall(RecallConfig(length=6, n_train=32, n_test=16, seed=0))
+    pair = R.train_pair(task, ModelConfig(d_model=8, n_layers=1, n_heads=2), 1)
+    assert list(pair.history) == ["lstm", "lstm_fb1", "transformer"]
+    assert pair.parameters["lstm"] == pair.parameters["lstm_fb1"] == sum(
+        p.numel() for p in pair.models["lstm"].parameters())
+    forget = {k: (m.lstm.bias_ih_l0 + m.lstm.bias_hh_l0)[8:16].mean().item()  # torch's order: i, f, g, o
+              for k, m in pair.models.items() if k != "transformer"}
+    assert forget["lstm_fb1"] - forget["lstm"] > 0.5  # one epoch of 32 strings moves it far less than 1
+    with pytest.raises(ValueError, match="variant must be one of"):
+        R.train_pair(task, ModelConfig(d_model=8), 1, kinds=("gru",))

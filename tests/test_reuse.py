@@ -82,7 +82,8 @@ def deck_result(missing=()):
     """An amnesia result written by hand: the LSTM wrong, the Transformer right and solved."""
     history = {"lstm": History(test_acc=[0.04, 0.05]), "transformer": History(test_acc=[0.04, 1.0])}
     return helpers.AmnesiaResult(length=3, epochs=2, string="K N M", answer="K", target=0.99,
-                                 predictions={"lstm": "A", "transformer": "K"}, accuracy={"lstm": 0.05, "transformer": 1.0},
+                                 predictions={"lstm": "A", "transformer": "K"},
+                                 accuracy={"lstm": 0.05, "transformer": 1.0},
                                  history=history, solved={"lstm": None, "transformer": 1}, missing=missing)
 
 

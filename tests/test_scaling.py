@@ -51,6 +51,8 @@ def test_sweep_refuses_bad_settings():
         S.sweep(S.ScaleConfig(d=10, heads=4))
     with pytest.raises(ValueError, match="dtype must be"):
         S.sweep(S.ScaleConfig(dtype="int8"))
+    with pytest.raises(ValueError, match="precision must be one of"):
+        S.sweep(S.ScaleConfig(precision="int8"))
     with pytest.raises(ValueError, match="backend must be None or one of"):
         MultiHeadAttention(8, 2, backend="fortran")
 
@@ -81,7 +83,7 @@ def test_fit_power_recovers_a_power_law():
         fit_power([64], [1.0])
 
 
-def test_crossover_estimate_measures_extrapolates_or_says_never():
+def test_crossover_estimate_measures_extrapolates_or_says_unpredicted():
     lengths = (64, 128, 256, 512)
     # the lines 1e-2·n and 1e-5·n² meet at n = 1000: beyond this sweep, so extrapolated
     est = S.crossover_estimate(synthetic(lengths, lambda n: 1e-2 * n, lambda n: 1e-5 * n * n))
@@ -90,21 +92,42 @@ def test_crossover_estimate_measures_extrapolates_or_says_never():
     longer = synthetic(lengths + (1024, 2048), lambda n: 1e-2 * n, lambda n: 1e-5 * n * n)
     assert S.crossover_estimate(longer) == {"n": 1024, "how": "measured", "slopes": pytest.approx((1, 2))}
     never = S.crossover_estimate(synthetic(lengths, lambda n: 1e-2 * n, lambda n: 1e-3 * n))
-    assert never["how"] == "never" and never["n"] is None
+    assert never["how"] == "unpredicted" and never["n"] is None
     one = S.crossover_estimate(synthetic((64,), lambda n: 1.0, lambda n: 2.0))
     assert one == {"n": 64, "how": "measured", "slopes": None}
     assert S.crossover_estimate(synthetic((64,), lambda n: 2.0, lambda n: 1.0))["how"] == "unknown"
 
 
-def test_scaling_figure_marks_the_crossover_measured_or_extrapolated():
+def test_scaling_figure_marks_the_crossover_measured_extrapolated_or_unpredicted():
     import matplotlib.pyplot as plt
     from helpers.view import figures
     lengths = (64, 128, 256, 512)
-    for lengths_, expected in ((lengths, "fitted lines meet at n ≈ 1,000\n(extrapolated, beyond the sweep)"),
-                               (lengths + (1024, 2048), " attention slower \n from n = 1,024 ")):
-        fig = figures.plot_scaling([("synthetic", synthetic(lengths_, lambda n: 1e-2 * n, lambda n: 1e-5 * n * n))],
+    for lengths_, attention, expected in (
+            (lengths, lambda n: 1e-5 * n * n, "fitted lines meet at n ≈ 1,000\n(extrapolated, beyond the sweep)"),
+            (lengths + (1024, 2048), lambda n: 1e-5 * n * n, " attention slower \n from n = 1,024 "),
+            (lengths, lambda n: 1e-4 * n ** 0.5, "no crossover within the sweep;\nthe fit cannot predict one")):
+        fig = figures.plot_scaling([("synthetic", synthetic(lengths_, lambda n: 1e-2 * n, attention))],
                                    layers=("lstm", "attention"))
         assert expected in [t.get_text() for t in fig.axes[0].texts]
+        slope = "0.50" if expected.startswith("no crossover") else "2.00"
         assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["LSTM: slope 1.00",
-                                                                                  "explicit attention: slope 2.00"]
+                                                                                  f"explicit attention: slope {slope}"]
         plt.close(fig)
+
+
+def test_the_sdpa_kernel_is_named_from_the_autograd_graph():
+    q = torch.randn(1, 1, 16, 8, requires_grad=True)  # (B, H, T, d)
+    with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):
+        assert S.sdpa_kernel_used(torch.nn.functional.scaled_dot_product_attention(q, q, q)) == "math"
+    assert S.sdpa_kernel_on("cpu") == "flash (CPU)"  # torch's CPU kernel for float32
+    point = S.measure_point("sdpa", 16, S.ScaleConfig(d=8, repeats=1, warmup=0))
+    assert point["kernel"] == "flash (CPU)" and "kernel" not in S.measure_point("lstm", 16, S.ScaleConfig(d=8))
+
+
+def test_a_sweep_records_its_threads_and_runs_under_autocast_when_asked():
+    cfg = S.ScaleConfig(lengths=(16,), d=8, layers=("attention",), repeats=1, warmup=0, matmul_n=32)
+    out = S.sweep(cfg)
+    assert out["threads"] == torch.get_num_threads() and out["tf32"] is None  # the switches act on CUDA only
+    assert out["config"]["precision"] == "float32" and out["config"]["tf32"] is False
+    low = S.sweep(S.ScaleConfig(**{**cfg.__dict__, "precision": "bfloat16"}))
+    assert low["points"][0]["error"] is None and low["config"]["precision"] == "bfloat16"

@@ -59,3 +59,39 @@ def test_benchmark_prints_both_thread_counts_quiet_and_loaded():
     row = next(line for line in done.stdout.splitlines() if line.startswith("race"))
     times = [float(v) for v in re.findall(r"([\d.]+)s", row)]
     assert len(times) == 4 and all(t > 0 for t in times)
+
+
+def test_tf32_sets_both_switches_and_restores_them():
+    from helpers.core.timing import tf32, tf32_flags
+    before = tf32_flags()
+    with tf32(True):
+        assert tf32_flags() == {"matmul": True, "cudnn": True}
+        with tf32(False):
+            assert tf32_flags() == {"matmul": False, "cudnn": False}
+    assert tf32_flags() == before
+    with pytest.raises(ValueError, match="enabled must be True or False"):
+        with tf32("yes"):
+            pass
+
+
+def test_precision_autocasts_only_below_float32():
+    from helpers.core.timing import precision
+    a = torch.randn(4, 4)
+    with precision("cpu"):
+        assert (a @ a).dtype == torch.float32
+    with precision("cpu", "bfloat16"):
+        assert (a @ a).dtype == torch.bfloat16
+    with pytest.raises(ValueError, match="precision must be one of"):
+        with precision("cpu", "float8"):
+            pass
+
+
+def test_time_cpu_threads_times_each_count_and_restores_threads():
+    from helpers.core.timing import thread_counts, time_cpu_threads
+    calls = []
+    before = torch.get_num_threads()
+    out = time_cpu_threads(lambda device: (lambda: calls.append(torch.get_num_threads())), counts=(1, 2),
+                           repeats=2, warmup=1)
+    assert list(out) == [1, 2] and calls == [1, 1, 1, 2, 2, 2]
+    assert torch.get_num_threads() == before
+    assert thread_counts()[0] == helpers.THREADS and thread_counts()[-1] >= helpers.THREADS

@@ -244,7 +244,8 @@ def test_estimate_seconds_grows_with_the_work_and_times_only_short_steps():
     timed.clear()
     longest = helpers.estimate_seconds(1024, 1000, timer=lambda v, n, s: timer(v, n, s) and step_seconds(v, n, s))
     assert timed == [ESTIMATE_LENGTH] * 3 and longest > 1000  # three short real steps, however long the run asked
-    recurrent, attention = (helpers.estimate_seconds(64, 1, variants=(v,), timer=timer) for v in ("lstm", "transformer"))
+    recurrent, attention = (helpers.estimate_seconds(64, 1, variants=(v,), timer=timer)
+                            for v in ("lstm", "transformer"))
     assert attention / recurrent == pytest.approx(2)  # a recurrent step grows with n, an attention step with n²
     with pytest.raises(ValueError, match="length must be an integer from 3"):
         helpers.estimate_seconds(2, 1)

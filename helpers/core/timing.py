@@ -1,8 +1,9 @@
 """Devices and timing: pick where to run, and time the same work on the CPU and the GPU side by side."""
+import os
 import statistics
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -41,6 +42,49 @@ def threads(n):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def tf32_flags():
+    """Both TF32 switches as they stand: {"matmul": cuda.matmul.allow_tf32, "cudnn": cudnn.allow_tf32}; torch's
+    defaults differ (matmul off, cuDNN on), so an LSTM (cuDNN) and attention (matmuls) may run at different
+    precisions unless both are set (notebooks 11 and 12)."""
+    return {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32}
+
+
+@contextmanager
+def tf32(enabled=False):
+    """Both TF32 switches set to `enabled` inside the block and restored after: a timed GPU run at float32 is then
+    float32 in both the cuDNN LSTM and the matmuls (notebooks 11 and 12). They only act on CUDA."""
+    if not isinstance(enabled, bool):
+        raise ValueError(f"enabled must be True or False, got {enabled!r}")
+    before = tf32_flags()
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before["matmul"], before["cudnn"]
+
+
+PRECISIONS = ("float32", "bfloat16", "float16")  # a timed layer's autocast precision: float32 means none
+
+
+def autocast(device, precision="float32"):
+    """torch.autocast at `precision` on `device`'s type, or no autocast for "float32" (notebooks 11 and 12): a
+    layer's best GPU precision timed beside float32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    if precision == "float32":
+        return nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=getattr(torch, precision))
+
+
+@contextmanager
+def precision(device, autocast_to="float32", allow_tf32=False):
+    """A timed run's precision on `device`: on CUDA both TF32 switches set to `allow_tf32`, and autocast to
+    `autocast_to` ("float32": none) (race and sweep, notebooks 11 and 12)."""
+    device = torch.device(device)
+    with tf32(allow_tf32) if device.type == "cuda" else nullcontext(), autocast(device, autocast_to):
+        yield
 
 
 def use_thread_policy():
@@ -150,6 +194,21 @@ class Timing:
         p.text(str(self))
 
 
+def thread_counts():
+    """The CPU thread counts worth timing beside a GPU: the course's THREADS and every core (notebooks 11, 12)."""
+    return tuple(sorted({THREADS, os.cpu_count() or 1}))
+
+
+def time_cpu_threads(make_work, counts=None, repeats=5, warmup=2):
+    """{threads: median seconds} of make_work("cpu")() at each thread count (default thread_counts()): the CPU at
+    its best beside the course's one thread, for every GPU ratio; main thread only (notebooks 11 and 12)."""
+    out = {}
+    for n in counts or thread_counts():
+        with threads(n):
+            out[n] = statistics.median(time_call(make_work(torch.device("cpu")), "cpu", repeats, warmup))
+    return out
+
+
 def time_devices(make_work, what="", devices=("cpu", "cuda"), repeats=5, warmup=2):
     """Time make_work(device)() on each device; a device that is missing gets a row saying so (notebook 01)."""
     if repeats < 1 or warmup < 0:
@@ -161,6 +220,7 @@ def time_devices(make_work, what="", devices=("cpu", "cuda"), repeats=5, warmup=
         if not available(d):
             timing.rows.append({"device": d, "name": NO_GPU if d != "cpu" else "-", "median_s": None, "runs": []})
             continue
-        runs = time_call(make_work(torch.device(d)), d, repeats, warmup)
+        with precision(d):  # float32 on a GPU means float32: both TF32 switches off
+            runs = time_call(make_work(torch.device(d)), d, repeats, warmup)
         timing.rows.append({"device": d, "name": device_name(d), "median_s": statistics.median(runs), "runs": runs})
     return timing

@@ -6,7 +6,7 @@ import math
 import statistics
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -17,8 +17,9 @@ from ..core.corpus import tokenize
 from ..core.counting import layer_flops
 from ..core.models import attention, build_model
 from ..core.paths import CORPUS_DIR
-from ..core.timing import NO_GPU, available, device_name, threads, time_call
+from ..core.timing import NO_GPU, PRECISIONS, available, device_name, precision, threads, time_call
 from ..core.train import TrainConfig, checkpoint, train_kinds
+from .amnesia import check_variant
 
 warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")  # torch's own note, muted once here
 
@@ -159,6 +160,8 @@ class RaceConfig:
     python_repeats: int = 3  # timed runs of pure Python (slow, and steady enough)
     dtype: str = "float32"   # NumPy and torch precision; pure Python always computes in float64
     seed: int = 0            # seeds the word vectors, the weights and the upstream gradient
+    gpu_precision: str = "float32"  # torch on the GPU: autocast to this ("bfloat16", "float16"; "float32": none)
+    tf32: bool = False       # torch on the GPU: both TF32 switches (cuDNN's LSTM, matmuls); False: float32 is float32
 
 
 @dataclass
@@ -313,6 +316,8 @@ def run_race(words=1000, d=16, ways=None, repeats=5, handmade=None, **options):
     check_int("repeats", cfg.repeats, 1, 100)
     check_int("python_repeats", cfg.python_repeats, 1, 100)
     check_int("warmup", cfg.warmup, 0, 100)
+    if cfg.gpu_precision not in PRECISIONS:
+        raise ValueError(f"gpu_precision must be one of {list(PRECISIONS)}, got {cfg.gpu_precision!r}")
     for way in cfg.ways:
         if way not in WAYS:
             raise ValueError(f"ways must be drawn from {list(WAYS)}, got {way!r}")
@@ -332,8 +337,11 @@ def run_race(words=1000, d=16, ways=None, repeats=5, handmade=None, **options):
                 continue
             slow = way == "python"
             checkpoint()  # a panel's Stop ends the race between two timings
-            runs = time_call(make_step(way, layer, p, handmade), device, cfg.python_repeats if slow else cfg.repeats,
-                             0 if slow else cfg.warmup, between=checkpoint)
+            gpu = way == "torch-gpu"
+            with precision(device, cfg.gpu_precision if gpu else "float32", cfg.tf32 and gpu):
+                runs = time_call(make_step(way, layer, p, handmade), device,
+                                 cfg.python_repeats if slow else cfg.repeats, 0 if slow else cfg.warmup,
+                                 between=checkpoint)
             result.seconds[way, layer], result.runs[way, layer] = statistics.median(runs), runs
     return result
 
@@ -342,21 +350,30 @@ def run_race(words=1000, d=16, ways=None, repeats=5, handmade=None, **options):
 
 @dataclass
 class PairTraining:
-    """Both models trained the same way: histories, seconds per epoch, the trained models (notebook 11)."""
-    history: dict = field(default_factory=dict)        # kind -> History
-    epoch_seconds: dict = field(default_factory=dict)  # kind -> seconds of each epoch (train + evaluate)
-    models: dict = field(default_factory=dict)         # kind -> trained model, on the CPU
+    """The models trained the same way: histories, seconds per epoch, trained models, sizes (notebooks 11, 12)."""
+    history: dict = field(default_factory=dict)        # variant -> History
+    epoch_seconds: dict = field(default_factory=dict)  # variant -> seconds of each epoch (train + evaluate)
+    models: dict = field(default_factory=dict)         # variant -> trained model, on the CPU
+    parameters: dict = field(default_factory=dict)     # variant -> trainable parameters
 
 
-def train_pair(task, model_cfg, epochs, seed=0, device=None, kinds=("lstm", "transformer")):
-    """Train an LSTM and a Transformer with helpers.train_kinds, stamping the clock after every epoch (notebook 11)."""
+PAIR = ("lstm", "lstm_fb1", "transformer")  # the side trainings' contestants: the LSTM at its default and its best
+
+
+def train_pair(task, model_cfg, epochs, seed=0, device=None, kinds=PAIR):
+    """Train the LSTM (at its default and with forget bias 1, amnesia.VARIANTS) and a Transformer with
+    helpers.train_kinds, same data, seed and budget, stamping the clock after every epoch (notebooks 11, 12)."""
+    for kind in kinds:
+        check_variant(kind)
+
+    def build(kind):
+        base, bias = check_variant(kind)
+        return build_model(base, replace(model_cfg, forget_bias=model_cfg.forget_bias + bias))
     out, stamps = PairTraining(), {kind: [] for kind in kinds}
-    trained = train_kinds(lambda kind: build_model(kind, model_cfg), kinds, task,
-                          TrainConfig(epochs=epochs, seed=seed, device=device),
+    trained = train_kinds(build, kinds, task, TrainConfig(epochs=epochs, seed=seed, device=device),
                           callback=lambda kind, epoch, m: stamps[kind].append(time.perf_counter()))
     for kind, (model, hist) in trained.items():
         out.history[kind], out.models[kind] = hist, model
         out.epoch_seconds[kind] = list(np.diff(stamps[kind]))
+        out.parameters[kind] = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return out
-
-

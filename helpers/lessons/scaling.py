@@ -9,8 +9,9 @@ import torch.nn as nn
 from ..core.checks import check_int
 from ..core.counting import fit_power, layer_flops, saved_bytes
 from ..core.models import SDPA_BACKENDS, MultiHeadAttention
-from ..core.timing import available, device_name, synchronize, time_call
+from ..core.timing import PRECISIONS, available, device_name, precision, synchronize, tf32_flags, time_call
 from ..core.train import checkpoint, seeded
+from .race import autograd_nodes
 
 SWEEP_LAYERS = ("lstm", "attention", "sdpa") + tuple(f"sdpa-{b}" for b in SDPA_BACKENDS)
 SWEEP_NAMES = {"lstm": "LSTM (nn.LSTM)", "attention": "attention, explicit softmax(QKᵀ)V",
@@ -32,6 +33,22 @@ class ScaleConfig:
     dtype: str = "float32"                      # "float32", "bfloat16" or "float16"
     seed: int = 0                               # seeds weights and inputs
     matmul_n: int = 0                           # side of the reference matmul (0: 1024 on a CPU, 8192 on a GPU)
+    precision: str = "float32"                  # autocast to this ("bfloat16", "float16"): a layer's best GPU precision
+    tf32: bool = False                          # on CUDA, both TF32 switches; False: float32 is float32
+
+
+# SDPA's kernels, by the autograd node each leaves behind; no node of its own: the math fallback (matmuls, softmax)
+SDPA_KERNELS = {"ScaledDotProductFlashAttentionForCpuBackward0": "flash (CPU)",
+                "ScaledDotProductFlashAttentionBackward0": "flash",
+                "ScaledDotProductEfficientAttentionBackward0": "memory-efficient",
+                "ScaledDotProductCudnnAttentionBackward0": "cuDNN"}
+
+
+def sdpa_kernel_used(out):
+    """Which kernel scaled_dot_product_attention ran to give `out` (a tensor needing grad), read from its autograd
+    graph: "flash (CPU)", "flash", "memory-efficient", "cuDNN" or "math" (notebook 12)."""
+    names = autograd_nodes(out)
+    return next((kernel for node, kernel in SDPA_KERNELS.items() if node in names), "math")
 
 
 def build_layer(layer, cfg):
@@ -50,36 +67,52 @@ def measure_point(layer, n, cfg):
     point = {"layer": layer, "n": n, "median_s": None, "runs": [], "saved_bytes": None, "peak_bytes": None,
              "flops": layer_flops("lstm" if layer == "lstm" else "attention", n, cfg.d, cfg.batch),
              "flops_per_s": None, "error": None}
-    device, dtype = torch.device(cfg.device), getattr(torch, cfg.dtype)
+    device = torch.device(cfg.device)
     try:
-        with seeded(cfg.seed):
-            module = build_layer(layer, cfg).to(device, dtype)
-            x = torch.randn(cfg.batch, n, cfg.d, device=device, dtype=dtype, requires_grad=True)  # (B, T, d)
-
-        def forward():
-            return module(x)[0]
-
-        def step():
-            x.grad = None
-            module.zero_grad(set_to_none=True)
-            forward().sum().backward()
-        point["saved_bytes"] = saved_bytes(forward)
-        if device.type == "cuda":
-            synchronize(device)
-            torch.cuda.reset_peak_memory_stats(device)
-            base = torch.cuda.memory_allocated(device)
-            step()
-            synchronize(device)
-            point["peak_bytes"] = torch.cuda.max_memory_allocated(device) - base
-        runs = time_call(step, device, cfg.repeats, cfg.warmup, between=checkpoint)  # a Stop between two timings
-        point["runs"], point["median_s"] = runs, statistics.median(runs)
-        point["flops_per_s"] = point["flops"] / point["median_s"]
+        with precision(device, cfg.precision, cfg.tf32):
+            measure_into(point, layer, n, cfg)
     except RuntimeError as err:  # out of memory, or a kernel this device or dtype lacks
         point["error"] = str(err).splitlines()[0][:200]
     finally:
         if device.type == "cuda":
             torch.cuda.empty_cache()
     return point
+
+
+def measure_into(point, layer, n, cfg):
+    """measure_point's body, inside its precision: fills `point` in place (notebook 12)."""
+    device, dtype = torch.device(cfg.device), getattr(torch, cfg.dtype)
+    with seeded(cfg.seed):
+        module = build_layer(layer, cfg).to(device, dtype)
+        x = torch.randn(cfg.batch, n, cfg.d, device=device, dtype=dtype, requires_grad=True)  # (B, T, d)
+
+    def forward():
+        return module(x)[0]
+
+    def step():
+        x.grad = None
+        module.zero_grad(set_to_none=True)
+        forward().sum().backward()
+    point["saved_bytes"] = saved_bytes(forward)
+    if layer.startswith("sdpa"):
+        point["kernel"] = sdpa_kernel_used(forward())
+    if device.type == "cuda":
+        synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        step()
+        synchronize(device)
+        point["peak_bytes"] = torch.cuda.max_memory_allocated(device) - base
+    runs = time_call(step, device, cfg.repeats, cfg.warmup, between=checkpoint)  # a Stop between two timings
+    point["runs"], point["median_s"] = runs, statistics.median(runs)
+    point["flops_per_s"] = point["flops"] / point["median_s"]
+
+
+def sdpa_kernel_on(device, dtype="float32"):
+    """The kernel scaled_dot_product_attention picks on `device` for a small (1, 1, 64, 64) problem at `dtype`
+    (notebook 12; every recording's provenance)."""
+    q = torch.randn(1, 1, 64, 64, device=device, dtype=getattr(torch, dtype), requires_grad=True)  # (B, H, T, d)
+    return sdpa_kernel_used(torch.nn.functional.scaled_dot_product_attention(q, q, q))
 
 
 def sweep(cfg=ScaleConfig()):
@@ -91,6 +124,8 @@ def sweep(cfg=ScaleConfig()):
             raise ValueError(f"layers must be drawn from {list(SWEEP_LAYERS)}, got {layer!r}")
     if cfg.dtype not in ("float32", "bfloat16", "float16"):
         raise ValueError(f"dtype must be 'float32', 'bfloat16' or 'float16', got {cfg.dtype!r}")
+    if cfg.precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {cfg.precision!r}")
     if cfg.d % cfg.heads:
         raise ValueError(f"d ({cfg.d}) must be a multiple of heads ({cfg.heads})")
     device = torch.device(cfg.device)
@@ -101,10 +136,12 @@ def sweep(cfg=ScaleConfig()):
         for layer in cfg.layers:
             checkpoint()  # a panel's Stop ends the sweep between two points
             points.append(measure_point(layer, n, cfg))
+    with precision(device, allow_tf32=cfg.tf32):  # the reference matmul at the sweep's TF32 setting
+        rate, flags = matmul_rate(cfg.device, cfg.dtype, cfg.matmul_n), tf32_flags()
     return {"config": {**asdict(cfg), "lengths": list(cfg.lengths), "layers": list(cfg.layers)},
-            "device_name": device_name(device), "points": points,
-            "matmul_flops_per_s": matmul_rate(cfg.device, cfg.dtype, cfg.matmul_n),
-            "peak_flops_per_s": peak_flops(device, cfg.dtype)}
+            "device_name": device_name(device), "points": points, "matmul_flops_per_s": rate,
+            "peak_flops_per_s": peak_flops(device, cfg.dtype), "tf32": flags if device.type == "cuda" else None,
+            "threads": torch.get_num_threads() if device.type == "cpu" else None}
 
 
 def sweep_work(layer, n, cfg=ScaleConfig()):
@@ -132,9 +169,10 @@ def time_crossover(result, a="lstm", b="attention"):
 def crossover_estimate(result, a="lstm", b="attention", last=4):
     """Where layer `b` becomes slower than layer `a` (notebook 12): {"n", "how", "slopes"}. how is "measured" (a
     length of the sweep, as time_crossover() finds it), "extrapolated" (b faster at every length of the sweep: the power
-    laws fitted over the last `last` lengths meet at n, beyond the sweep) or "never" (b's fitted slope is not steeper,
-    so the fitted lines do not meet beyond the sweep) or "unknown" (fewer than 2 lengths to fit). slopes: the fitted
-    (a, b) time slopes, None for "unknown"."""
+    laws fitted over the last `last` lengths meet at n, beyond the sweep), "unpredicted" (b faster at every length and
+    its fitted slope not steeper: no crossover within the sweep, and a fit still bound by per-call overhead cannot
+    predict one; n is None) or "unknown" (fewer than 2 lengths to fit). slopes: the fitted (a, b) time slopes, None
+    for "unknown"."""
     n = time_crossover(result, a, b)
     if min(len(series(result, a)[0]), len(series(result, b)[0])) < 2:
         return {"n": n, "how": "measured" if n else "unknown", "slopes": None}
@@ -142,7 +180,7 @@ def crossover_estimate(result, a="lstm", b="attention", last=4):
     if n:
         return {"n": n, "how": "measured", "slopes": (sa, sb)}
     if sb <= sa:
-        return {"n": None, "how": "never", "slopes": (sa, sb)}
+        return {"n": None, "how": "unpredicted", "slopes": (sa, sb)}
     return {"n": (ca / cb) ** (1 / (sb - sa)), "how": "extrapolated", "slopes": (sa, sb)}
 
 

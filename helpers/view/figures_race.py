@@ -7,7 +7,8 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from ..lessons.race import LAYER_NAMES, LAYERS, WAY_NAMES, WAYS, format_seconds, predicted_ratio
-from .plots import subplots
+from ..lessons.amnesia import NAMES
+from .plots import COLORS, subplots
 
 
 LAYER_COLORS = {"lstm": "#d62728", "attention": "#1f77b4", "sdpa": "#2ca02c"}  # LSTM red, Transformer blue
@@ -79,9 +80,8 @@ def plot_epoch_seconds(pair):
     """Seconds of every training epoch (training + evaluation), per model (notebook 11)."""
     fig, ax = subplots(figsize=(5, 2.8))
     for kind, secs in pair.epoch_seconds.items():
-        layer = "lstm" if kind == "lstm" else "attention"
-        ax.plot(range(1, len(secs) + 1), secs, "o-", ms=3, color=LAYER_COLORS[layer],
-                label=f"{LAYER_NAMES[layer]}: {sum(secs):.1f} s in all")
+        ax.plot(range(1, len(secs) + 1), secs, "o-", ms=3, color=COLORS.get(kind, "k"),
+                label=f"{NAMES.get(kind, kind)}: {sum(secs):.2f} s in all")
     ax.set(xlabel="epoch", ylabel="seconds per epoch", title="time per epoch", ylim=(0, None))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=9, loc="lower right")

@@ -64,7 +64,12 @@ def mark_crossover(ax, result, label):
     elif est["how"] == "extrapolated":
         ax.text(0.02, 0.97, f"fitted lines meet at n ≈ {est['n']:,.0f}\n(extrapolated, beyond the sweep)",
                 transform=ax.transAxes, fontsize=9, va="top", color="0.3")
-    ax.set_title(f"{textwrap.fill(label, 44)}\n{cfg['dtype']}, batch {cfg['batch']}, width {cfg['d']}", fontsize=9)
+    elif est["how"] == "unpredicted":
+        ax.text(0.02, 0.97, "no crossover within the sweep;\nthe fit cannot predict one", transform=ax.transAxes,
+                fontsize=9, va="top", color="0.3")
+    low = f", autocast {cfg['precision']}" if cfg.get("precision", "float32") != "float32" else ""
+    ax.set_title(f"{textwrap.fill(label, 44)}\n{cfg['dtype']}{low}, batch {cfg['batch']}, width {cfg['d']}, "
+                 f"{cfg.get('heads', 1)} head{'s' * (cfg.get('heads', 1) > 1)}", fontsize=9)
 
 
 def plot_flops(sources, layers=("lstm", "attention", "sdpa")):
