@@ -178,7 +178,7 @@ def test_alibi_bias_for_a_small_case_by_hand():
     assert helpers.core.models.alibi_slopes(8).tolist() == [2.0 ** -k for k in range(1, 9)]  # the paper's 8 heads
 
 
-@pytest.mark.parametrize("positions", ["sinusoidal", "alibi"])
+@pytest.mark.parametrize("positions", ["sinusoidal", "alibi", "rope"])
 def test_other_positions_add_no_parameters_and_agree_fused_and_scratch(positions):
     cfg = ModelConfig(d_model=16, n_heads=4, max_len=12, positions=positions)
     torch.manual_seed(0)
@@ -190,7 +190,7 @@ def test_other_positions_add_no_parameters_and_agree_fused_and_scratch(positions
         for block in model.blocks:
             block.attn.fused = True
         assert torch.allclose(model(x), y, atol=1e-5)
-    if positions == "alibi":  # no position vector: the order reaches the model only through the bias
+    if positions in ("alibi", "rope"):  # no position vector: the order reaches the model only through the scores
         assert torch.equal(model.embed(x), model.tok(x))
 
 
@@ -206,4 +206,18 @@ def test_alibi_bias_enters_the_scores_before_the_causal_mask():
 
 def test_bad_positions_name_the_choices():
     with pytest.raises(ValueError, match="positions must be one of"):
-        build_model("transformer", ModelConfig(positions="rope"))
+        build_model("transformer", ModelConfig(positions="relative"))
+
+
+def test_rope_rotates_by_the_position_so_scores_see_only_distances():
+    x = torch.tensor([[1.0, 0.0]]).repeat(3, 1)  # (T, d): the same vector at positions 0, 1, 2
+    rotated = helpers.core.models.rotate(x)
+    for t in range(3):  # d = 2: one pair, angle t / 10000^0 = t radians
+        assert rotated[t].tolist() == pytest.approx([math.cos(t), math.sin(t)], abs=1e-6)
+    torch.manual_seed(0)
+    q, k = torch.randn(2, 1, 8)  # one query and one key vector, width 8
+    qs, ks = helpers.core.models.rotate(q.repeat(9, 1)), helpers.core.models.rotate(k.repeat(9, 1))  # (T, 8)
+    assert float(qs[5] @ ks[3]) == pytest.approx(float(qs[7] @ ks[5]), abs=1e-5)  # distance 2 either way
+    assert float(qs[5] @ ks[3]) != pytest.approx(float(qs[5] @ ks[4]), abs=1e-3)
+    with pytest.raises(ValueError, match="even head width"):
+        build_model("transformer", ModelConfig(d_model=12, n_heads=4, positions="rope"))

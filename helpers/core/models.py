@@ -35,6 +35,18 @@ def sinusoids(T, d, device=None):
     return pe
 
 
+def rotate(x):
+    """RoPE (Su et al. 2021): rotate each pair (x_2i, x_2i+1) of the vector at position t by the angle
+    t / 10000^(2i/d), so that a rotated query · a rotated key depends on their distance only; x (..., T, d), d even
+    (notebook 05)."""
+    T, d = x.shape[-2:]
+    angle = (torch.arange(T, dtype=torch.float32, device=x.device)[:, None]
+             * 10000 ** (-torch.arange(0, d, 2, dtype=torch.float32, device=x.device) / d))  # (T, d/2)
+    cos, sin = angle.cos(), angle.sin()
+    even, odd = x[..., 0::2], x[..., 1::2]                                                  # (..., T, d/2) each
+    return torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1).flatten(-2)  # (..., T, d)
+
+
 def alibi_slopes(n_heads):
     """ALiBi's per-head slopes (Press et al. 2022): 2^(-8h/H) for heads h = 1 .. H, a geometric sequence
     (the paper's rule for H a power of two; used as is for any H) (notebook 05)."""
@@ -106,7 +118,8 @@ class ModelConfig:
     pad_id: int | None = None  # Transformer: a token id no query may look at (right padding), None: no padding mask
     # Transformer: how it tells positions apart. "learned": a trained table of max_len vectors added to the tokens
     # (the course's); "sinusoidal": the fixed sines and cosines of Vaswani et al. (2017) added instead, no
-    # parameters; "alibi": nothing added, each head's scores get -slope·distance (Press et al. 2022) (notebook 05)
+    # parameters; "alibi": nothing added, each head's scores get -slope·distance (Press et al. 2022); "rope": nothing
+    # added, queries and keys rotated by their position (Su et al. 2021), so scores see distances (notebook 05)
     positions: str = "learned"
 
 
@@ -177,7 +190,7 @@ class MultiHeadAttention(nn.Module):
     scaled_dot_product_attention (flash / memory-efficient kernels, notebook 12), which never stores them.
     """
 
-    def __init__(self, d_model, n_heads, fused=False, backend=None):
+    def __init__(self, d_model, n_heads, fused=False, backend=None, rotary=False):
         super().__init__()
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be a multiple of n_heads ({n_heads})")
@@ -186,6 +199,7 @@ class MultiHeadAttention(nn.Module):
         self.n_heads = n_heads
         self.fused = fused or backend is not None
         self.backend = backend  # None: torch picks the kernel
+        self.rotary = rotary    # RoPE: queries and keys rotated by their position (ModelConfig.positions="rope")
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.proj = nn.Linear(d_model, d_model)
 
@@ -195,6 +209,8 @@ class MultiHeadAttention(nn.Module):
         B, T, d = x.shape
         q, k, v = self.qkv(x).split(d, dim=-1)  # 3 × (B, T, d)
         q, k, v = (t.view(B, T, self.n_heads, d // self.n_heads).transpose(1, 2) for t in (q, k, v))  # (B, H, T, d/H)
+        if self.rotary:
+            q, k = rotate(q), rotate(k)
         if self.fused:
             backend = None if self.backend is None else getattr(SDPBackend, SDPA_BACKENDS[self.backend])
             if bias is not None:  # one float mask: the bias, -inf where `mask` forbids a look
@@ -213,7 +229,7 @@ class Block(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         self.ln1 = nn.LayerNorm(cfg.d_model)
-        self.attn = MultiHeadAttention(cfg.d_model, cfg.n_heads)
+        self.attn = MultiHeadAttention(cfg.d_model, cfg.n_heads, rotary=cfg.positions == "rope")
         self.ln2 = nn.LayerNorm(cfg.d_model)
         self.mlp = nn.Sequential(nn.Linear(cfg.d_model, cfg.mlp_ratio * cfg.d_model), nn.GELU(),
                                  nn.Linear(cfg.mlp_ratio * cfg.d_model, cfg.d_model))
@@ -234,6 +250,9 @@ class TransformerModel(SequenceModel):
         super().__init__(cfg)
         if cfg.positions not in POSITIONS:
             raise ValueError(f"positions must be one of {list(POSITIONS)}, got {cfg.positions!r}")
+        if cfg.positions == "rope" and (cfg.d_model // cfg.n_heads) % 2:
+            raise ValueError(f"positions='rope' needs an even head width d_model / n_heads, got {cfg.d_model} / "
+                             f"{cfg.n_heads}")
         if cfg.positions == "learned":
             self.pos = nn.Embedding(cfg.max_len, cfg.d_model)
         elif cfg.positions == "sinusoidal":  # fixed, not trained: a buffer, kept out of the state dict
@@ -242,7 +261,7 @@ class TransformerModel(SequenceModel):
         self.ln_f = nn.LayerNorm(cfg.d_model)
 
     def embed(self, x):
-        """Token ids (B, T) -> token + position vectors (B, T, d) (ALiBi adds none: its positions are in the scores)."""
+        """Token ids (B, T) -> token + position vectors (B, T, d) (ALiBi and RoPE add none: they act on scores)."""
         e = super().embed(x)
         if self.cfg.positions == "learned":
             return e + self.pos(torch.arange(x.size(1), device=x.device))
@@ -270,7 +289,7 @@ class TransformerModel(SequenceModel):
         return (self.head(h), weights) if return_attention else self.head(h)
 
 
-POSITIONS = ("learned", "sinusoidal", "alibi")  # ModelConfig.positions: the Transformer's ways to tell positions
+POSITIONS = ("learned", "sinusoidal", "alibi", "rope")  # ModelConfig.positions: the Transformer's position schemes
 MODELS = {m.kind: m for m in (RNNModel, LSTMModel, TransformerModel)}
 
 

@@ -329,5 +329,5 @@ def gradient_experiment(length=40, epochs=2, seed=0, variants=("rnn", "lstm", "t
 
 
 # the cost of remembering and where attention loses live in helpers.lessons.proof; notebook 05 reads them here
-from .proof import (STEPS_CAP, STEPS_PER_EPOCH, STEPS_TARGET, position_transfer,  # noqa: E402,F401
-                    steps_table, steps_to_remember)
+from .proof import (STEPS_CAP, STEPS_PER_EPOCH, STEPS_TARGET, finer_steps, position_transfer,  # noqa: E402,F401
+                    positions_transfer, steps_table, steps_to_remember)

@@ -5,11 +5,12 @@ import functools
 from dataclasses import replace
 
 from ..core.checks import check_int
-from ..core.models import build_model
+from ..core.models import POSITIONS, build_model
 from ..core.tasks import MAX_LENGTH, MIN_LENGTH, LetterRecall, RecallConfig
 from ..core.timing import SIDE_BY_SIDE, pick_device
 from ..core.train import TrainConfig, evaluate, side_by_side, train_kinds
-from .amnesia import LEARNING_RATES, TARGET, VARIANTS, amnesia_test, check_variant, contestant_config
+from .amnesia import (LEARNING_RATES, TARGET, VARIANTS, amnesia_test, check_variant, contestant_config,
+                      shared_lr)
 
 STEPS_TARGET = 0.9      # the held-out accuracy that counts as "remembers" in the cost-of-remembering curve
 STEPS_CAP = 3200        # the most training steps a model is given there (100 epochs of 32 steps of 64 strings)
@@ -100,3 +101,53 @@ def position_transfer(train_length=20, test_lengths=(10, 15, 20, 21, 25, 30, 40,
                        for L in test_lengths}
     return {"history": {v: h for v, (_, h) in trained.items()}, "accuracy": accuracy,
             "train_length": train_length, "position": position}
+
+
+def positions_transfer(train_length=20, test_lengths=(10, 15, 20, 21, 25, 30, 40, 80), position=-3, epochs=40,
+                       seeds=(0, 1, 2), schemes=POSITIONS, device=None):
+    """The Transformer with each way of telling positions (ModelConfig.positions) trained at `train_length` to
+    answer the letter at `position`, then tested at other lengths, per seed: {"accuracy": {scheme: {seed:
+    {length: acc}}}, "solved": {scheme: {seed: epoch or None}}, "train_length", "position"} (notebook 05)."""
+    check_int("train_length", train_length, 4, MAX_LENGTH)
+    for L in test_lengths:
+        check_int("test length", L, max(abs(position), 2), MAX_LENGTH)
+    for scheme in schemes:
+        if scheme not in POSITIONS:
+            raise ValueError(f"schemes must be drawn from {list(POSITIONS)}, got {scheme!r}")
+    cfg = replace(contestant_config("transformer", train_length), max_len=max(max(test_lengths), train_length))
+    out = {"accuracy": {s: {} for s in schemes}, "solved": {s: {} for s in schemes},
+           "train_length": train_length, "position": position}
+    for seed in seeds:
+        task = LetterRecall(RecallConfig(length=train_length, seed=seed, fresh=True, position=position))
+        train_cfg = TrainConfig(epochs=epochs, seed=seed, device=pick_device(device), target=TARGET)
+        trained = train_kinds(lambda s: build_model("transformer", replace(cfg, positions=s)), schemes, task,
+                              train_cfg, workers=SIDE_BY_SIDE)
+        for s, (model, hist) in trained.items():
+            out["solved"][s][seed] = hist.solved_epoch
+            out["accuracy"][s][seed] = {L: evaluate(model, LetterRecall(RecallConfig(length=L, seed=seed + 1,
+                                                                                     position=position)))[1]
+                                        for L in test_lengths}
+    return out
+
+
+def finer_steps(variant, lengths=(5, 20, 40), seeds=(0, 1, 2), every=8, max_steps=256, target=STEPS_TARGET,
+                device=None):
+    """steps_to_remember for one variant, held-out accuracy checked every `every` steps instead of 32: the same
+    models and the same stream of new strings, so a count here is at most the one checked every 32 and more than
+    it minus 32. Run records with "every" (notebook 05)."""
+    check_variant(variant)
+    check_int("every", every, 1, STEPS_PER_EPOCH)
+    check_int("max_steps", max_steps, every, 10**6)
+    runs = []
+    for seed in seeds:
+        for length in lengths:
+            task = LetterRecall(RecallConfig(length=check_int("length", length, MIN_LENGTH, MAX_LENGTH), seed=seed,
+                                             fresh=True, n_train=every * RecallConfig.batch_size))
+            cfg = TrainConfig(epochs=max_steps // every, lr=shared_lr((variant,)), seed=seed,
+                              device=pick_device(device), target=target)
+            built = contestant_config(variant, length)
+            trained = train_kinds(lambda v, c=built: build_model(VARIANTS[v][0], c), (variant,), task, cfg)
+            solved = trained[variant][1].solved_epoch
+            runs.append({"model": variant, "length": length, "seed": seed, "every": every,
+                         "steps": None if solved is None else solved * every})
+    return runs
