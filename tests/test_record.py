@@ -104,7 +104,9 @@ def test_the_stored_recordings_are_in_the_current_format():
         recs = record.load(kind)
         assert recs, f"no {kind} recording in data/reference/"
         for rec in recs:
-            assert rec["complete"] and rec["provenance"]["command"].startswith("python -m helpers.")
+            assert rec["provenance"]["command"].startswith("python -m helpers.")
+            # an unfinished file only where the recorder resumes it and notebook 05 names the runs it lacks
+            assert rec["complete"] or (kind == "amnesia" and rec["results"])
 
 
 def test_a_corrupt_recording_is_refused_naming_the_file_not_started_over(tmp_path):
