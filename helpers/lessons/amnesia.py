@@ -305,12 +305,14 @@ class GradientResult:
         return self.runs[variant].accuracy[variant]
 
     def summary(self):
-        """A table: the gradient reaching position 1 before and after training, and the accuracy."""
+        """A table: the gradient reaching position 1 before and after training; at initialisation, within the model,
+        position 1's against position T-1's (the last has its own direct path) and the factor per step; accuracy."""
         lines = [f"Length {self.length}, {self.epochs} epochs: ‖∂loss/∂e_1‖, the gradient reaching the first letter",
-                 f"{'model':<21}{'at init':>10}{'trained':>10}{'decay/step':>12}{'accuracy':>10}"]
+                 f"{'model':<21}{'at init':>10}{'trained':>10}{'1 vs T-1':>10}{'decay/step':>12}{'accuracy':>10}"]
         for v in self.variants:
-            lines.append(f"{NAMES[v]:<21}{self.init[v][0]:>10.1e}{self.trained[v][0]:>10.1e}"
-                         f"{decay_per_step(self.init[v]):>12.2f}{self.accuracy(v):>10.1%}")
+            g = self.init[v]
+            lines.append(f"{NAMES[v]:<21}{g[0]:>10.1e}{self.trained[v][0]:>10.1e}{g[0] / g[-2]:>10.1e}"
+                         f"{decay_per_step(g):>12.2f}{self.accuracy(v):>10.1%}")
         return "\n".join(lines)
 
 
