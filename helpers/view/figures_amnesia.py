@@ -59,7 +59,13 @@ def show_verdicts(result):
 
 
 STYLES = {"rnn": ("o-", COLORS["rnn"]), "lstm": ("s-", COLORS["lstm"]), "lstm_fb1": ("s--", "#ff7f0e"),
-          "transformer": ("^-", COLORS["transformer"])}
+          "transformer": ("^-", COLORS["transformer"]), "lstm_fb3": ("D-.", "#9467bd"),
+          "lstm_fb1_lr": ("v:", "#8c564b")}
+# the Transformer's position schemes (ModelConfig.positions), as notebook 05 draws and names them
+SCHEME_STYLES = {"learned": ("^-", COLORS["transformer"]), "sinusoidal": ("o--", "#2ca02c"),
+                 "alibi": ("s-.", "#9467bd"), "rope": ("D-", "#ff7f0e")}
+SCHEME_NAMES = {"learned": "learned absolute", "sinusoidal": "sinusoidal (Vaswani et al. 2017)",
+                "alibi": "ALiBi (Press et al. 2022)", "rope": "RoPE (Su et al. 2021)"}
 
 
 def plot_gradients(result):
@@ -80,6 +86,43 @@ def plot_gradients(result):
     fig.suptitle(f"The gradient that reaches each position, length {result.length}")
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
+
+
+def plot_gradient_ratios(result):
+    """Each model against itself: ‖∂loss/∂e_t‖ / ‖∂loss/∂e_T‖ at initialisation, log scale, so no model's scale
+    (LayerNorm, weights) enters the comparison (notebook 05)."""
+    fig, ax = subplots(figsize=(7, 3.4))
+    positions = np.arange(1, result.length + 1)
+    for v in result.variants:
+        marker, color = STYLES[v]
+        g = result.init[v]
+        ax.semilogy(positions, (g / g[-1]).clamp_min(1e-30), marker, ms=3, color=color, label=NAMES[v])
+    ax.axhline(1, color="k", lw=0.8, ls=":")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # positions are whole numbers
+    ax.set(xlabel="position t (1 = the letter to recall)", ylabel="‖∂loss/∂e_t‖ / ‖∂loss/∂e_T‖ (log)",
+           title=f"Within each model: the gradient at t against the last position's, length {result.length}")
+    ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return fig
+
+
+def plot_schemes(result, ax=None):
+    """Held-out accuracy at each test length of the Transformer with each position scheme, trained at one
+    length: the mean over seeds and the range from the lowest to the highest (notebook 05)."""
+    if ax is None:
+        _, ax = subplots(figsize=(7, 3.6))
+    for scheme, by_seed in result["accuracy"].items():
+        marker, color = SCHEME_STYLES[scheme]
+        acc = np.array([list(by_len.values()) for by_len in by_seed.values()])  # (seeds, lengths)
+        lengths = list(next(iter(by_seed.values())))
+        ax.plot(lengths, acc.mean(0), marker, ms=5, color=color, label=SCHEME_NAMES[scheme])
+        ax.fill_between(lengths, acc.min(0), acc.max(0), color=color, alpha=0.15)
+    ax.axvline(result["train_length"], color="k", lw=0.8, ls="--", label=f"trained at length {result['train_length']}")
+    ax.axhline(CHANCE, color="k", lw=0.8, ls=":", label="chance (1/26)")
+    ax.set(xlabel="test length (letters)", ylabel="held-out accuracy", ylim=(-0.03, 1.03),
+           title=f"The Transformer's position schemes, letter at position {result['position']}: mean and range "
+                 f"over {len(next(iter(result['accuracy'].values())))} seeds")
+    ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return ax
 
 
 def plot_steps(runs, cap, ax=None, title=None, legend=True):
