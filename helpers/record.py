@@ -27,10 +27,10 @@ from .core.paths import REFERENCE_DIR
 from .core.tasks import RecallConfig
 from .core.timing import available, device_name
 from .core.train import TrainConfig
-from .lessons import amnesia, race, scaling
+from .lessons import amnesia, linear, race, scaling
 
 FORMAT = "helpers.record/1"
-RECORDINGS = ("race", "scaling", "amnesia")  # the kinds of recording, each with its recorder below
+RECORDINGS = ("race", "scaling", "amnesia", "linear")  # the kinds of recording, each with its recorder below
 
 
 def cpu_model():
@@ -223,7 +223,8 @@ def record_amnesia(device, path, quick=False, log=print):
     return rec.finish()
 
 
-RECORDERS = {"race": record_race, "scaling": record_scaling, "amnesia": record_amnesia}
+RECORDERS = {"race": record_race, "scaling": record_scaling, "amnesia": record_amnesia,
+             "linear": linear.record_linear}
 
 
 def load(kind, root=REFERENCE_DIR):
