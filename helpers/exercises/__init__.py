@@ -11,5 +11,5 @@ inputs and its hints, in order.
 from . import attention, language, linear, recurrence  # each registers its exercises in EXERCISES
 from .check import EXERCISES, Exercise, check, diagnose, exercise, reference, same, use
 
-__all__ = ["EXERCISES", "Exercise", "attention", "check", "diagnose", "exercise", "language", "recurrence",
+__all__ = ["EXERCISES", "Exercise", "attention", "check", "diagnose", "exercise", "language", "linear", "recurrence",
            "reference", "same", "use"]

@@ -1,5 +1,6 @@
-"""The exercises of notebook 14: the gated state update and causal linear attention in its parallel form, checked
-against the recurrent form. Each reference is declared with its random inputs and its hints (helpers.exercises.check)."""
+"""The exercises of notebook 14: the gated state update and causal linear attention in its parallel form,
+checked against the recurrent form. Each reference is declared with its random inputs and its hints
+(helpers.exercises.check)."""
 import torch
 
 from .check import exercise, randint, randn, same

@@ -159,7 +159,8 @@ class MatrixMemoryModel(SequenceModel):
     no position table: the gates give the order (notebook 14)."""
     kind = "matrix"
 
-    def __init__(self, cfg=ModelConfig()):
+    def __init__(self, cfg=None):
+        cfg = ModelConfig() if cfg is None else cfg
         super().__init__(cfg)
         self.blocks = nn.ModuleList(MemoryBlock(cfg) for _ in range(cfg.n_layers))
         self.ln_f = nn.LayerNorm(cfg.d_model)
@@ -174,6 +175,7 @@ class MatrixMemoryModel(SequenceModel):
 # ------------------------------------------------------------------------------- the cost of remembering (part 2)
 
 STEPS_TARGET, STEPS_CAP, STEPS_PER_EPOCH, WIDTH = 0.9, 3200, 32, 48  # notebook 05's protocol (amnesia.py)
+RECORD_LENGTHS = (5, 10, 20, 40, 80)  # the recorded lengths; 160 (notebook 05 goes there) takes hours on 2 cores
 
 
 def train_matrix(length, epochs, seed=0, device=None, target=None, width=WIDTH):
@@ -206,10 +208,11 @@ def matrix_steps_to_remember(lengths, seeds=(0,), device=None, done=(), log=None
 
 
 def record_linear(device, path, quick=False, log=print):
-    """`python -m helpers.record linear`: the matrix memory's cost of remembering at lengths 5-160, 3 seeds,
+    """`python -m helpers.record linear`: the matrix memory's cost of remembering at RECORD_LENGTHS, 3 seeds,
     resumable (notebook 14)."""
     from ..record import Recording
-    settings = {"lengths": [5, 10] if quick else [5, 10, 20, 40, 80, 160], "seeds": [0, 1, 2], "variants": ["matrix"],
+    settings = {"lengths": [5] if quick else list(RECORD_LENGTHS), "seeds": [0] if quick else [0, 1, 2],
+                "variants": ["matrix"],
                 "target": STEPS_TARGET, "max_steps": STEPS_CAP, "steps_per_epoch": STEPS_PER_EPOCH, "width": WIDTH,
                 "fresh_strings": True, "lr": TrainConfig.lr}
     rec = Recording("linear", device, settings, path)
