@@ -1,15 +1,15 @@
 """The one recorder: measures that take too long for a class (the speed race, the scaling sweep, the full
 amnesia sweep) are run once per device and kept in data/reference/<kind>_<device>.json, in one format:
 
-    {"format": FORMAT, "kind": "race" | "scaling" | "amnesia" | "bottleneck", "complete": true,
+    {"format": FORMAT, "kind": "race" | "scaling" | "amnesia" | "bottleneck" | "linear", "complete": true,
      "provenance": {command, commit, date, device, device_name, cpu, cpu_threads, torch, cuda, tf32, sdpa_kernel,
                     ..., wall_seconds},
      "settings": {configs: the timed functions' own configs, threads}, "results": [...]}
 
 `settings_mismatch(rec)` compares a recording's settings with what the live code would record now (tests).
 
-Command line: python -m helpers.record {race,scaling,amnesia,bottleneck} [--device cuda] [--out DIR] [--quick].
-Notebooks 02, 05, 11 and 12 read the files with `load(kind)` and name them with `label(record)`.
+Command line: python -m helpers.record {race,scaling,amnesia,bottleneck,linear} [--device cuda] [--out DIR] [--quick].
+Notebooks 02, 05, 11, 12 and 14 read the files with `load(kind)` and name them with `label(record)`.
 """
 import argparse
 import json
@@ -31,10 +31,10 @@ from .core.paths import REFERENCE_DIR
 from .core.tasks import KBackConfig, RecallConfig
 from .core.timing import THREADS, available, device_name, tf32_flags
 from .core.train import TrainConfig
-from .lessons import amnesia, bottleneck, race, scaling
+from .lessons import amnesia, bottleneck, linear, race, scaling
 
 FORMAT = "helpers.record/1"
-RECORDINGS = ("race", "scaling", "amnesia", "bottleneck")  # the kinds of recording, each with its recorder below
+RECORDINGS = ("race", "scaling", "amnesia", "bottleneck", "linear")  # the kinds of recording, each with a recorder
 
 
 def cpu_model():
@@ -290,7 +290,7 @@ def record_bottleneck(device, path, quick=False, log=print):
 
 
 RECORDERS = {"race": record_race, "scaling": record_scaling, "amnesia": record_amnesia,
-             "bottleneck": record_bottleneck}
+             "bottleneck": record_bottleneck, "linear": linear.record_linear}
 
 
 def load(kind, root=REFERENCE_DIR):
@@ -324,6 +324,8 @@ def expected_settings(kind, device):
         settings = amnesia_settings(amnesia_plan(device))
     elif kind == "bottleneck":
         settings = bottleneck_settings()
+    elif kind == "linear":
+        settings = linear.linear_settings()
     else:
         plan = (race_plan if kind == "race" else scaling_plan)(device)
         settings = {"configs": [asdict(c) for c in plan], "threads": THREADS}

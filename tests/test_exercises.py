@@ -159,6 +159,14 @@ WRONG = {
                    (lambda lp, t: torch.exp(-lp.mean()), "gather")],
     "top_k_next": [(lambda lg, k: torch.topk(lg, k), "softmax first"), (topk_flipped, "largest first"),
                    (lambda lg, k: torch.topk(lg.softmax(-1), k)[::-1], "(probabilities, token ids) in that order")],
+    "gated_update": [(lambda S, f, i, k, v: S + v[:, :, None] * k[:, None, :], "no gates"),
+                     (lambda S, f, i, k, v: S + i[:, None, None] * v[:, :, None] * k[:, None, :], "multiply it by f"),
+                     (lambda S, f, i, k, v: f[:, None, None] * S + v[:, :, None] * k[:, None, :], "input gate i"),
+                     (lambda S, f, i, k, v: i[:, None, None] * S + f[:, None, None] * v[:, :, None] * k[:, None, :],
+                      "swapped")],
+    "causal_linear_attention": [(lambda Q, K, V: (Q @ K.transpose(1, 2)) @ V / (Q @ K.transpose(1, 2)).sum(-1, True),
+                                 "the future is visible"),
+                                (lambda Q, K, V: (Q @ K.transpose(1, 2)).tril() @ V, "no normaliser")],
 }
 
 
@@ -170,7 +178,7 @@ def run(fn, name, capsys):
 
 def test_every_exercise_has_wrong_answers():
     assert sorted(WRONG) == sorted(EXERCISES)
-    assert {ex.notebook for ex in EXERCISES.values()} == {f"{n:02d}" for n in range(1, 14)}  # every notebook has one
+    assert {ex.notebook for ex in EXERCISES.values()} == {f"{n:02d}" for n in range(1, 15)}  # every notebook has one
 
 
 @pytest.mark.parametrize("name", sorted(EXERCISES))

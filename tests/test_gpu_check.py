@@ -17,7 +17,7 @@ _spec.loader.exec_module(gpu_check)
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--notebooks", "99"], r"--notebooks must be drawn from \['01', .*'13'\], got \['99'\]"),
+    (["--notebooks", "99"], r"--notebooks must be drawn from \['01', .*'14'\], got \['99'\]"),
     (["--budget-minutes", "0"], "--budget-minutes must be from 0.5 to 60, got 0.0"),
     (["--jobs", "-1"], r"--jobs must be 0 \(automatic\) or more, got -1"),
 ])

@@ -134,7 +134,7 @@ def test_the_course_is_copied_in_and_a_students_changes_are_kept(tmp_path, monke
     home = tmp_path / "home"
     target = namespace["copy_course"](home)
     names = sorted(p.name for p in target.glob("*.ipynb"))
-    assert names == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb")) and len(names) == 13
+    assert names == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb")) and len(names) == 14
     (target / names[0]).write_text("a student's own work")
     (target / names[1]).unlink()
     namespace["copy_course"](home)  # the next server start

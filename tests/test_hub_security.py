@@ -115,7 +115,7 @@ def test_links_planted_in_course_change_nothing_outside_the_home(tmp_path, monke
     home = Path(student.pw_dir)
     hook(spawner_of(student))  # the first start: the whole course, the student's own, private
     course = home / "course"
-    assert sorted(p.name for p in course.glob("*.ipynb")) == NOTEBOOKS and len(NOTEBOOKS) == 13
+    assert sorted(p.name for p in course.glob("*.ipynb")) == NOTEBOOKS and len(NOTEBOOKS) == 14
     for path in [course, *course.iterdir()]:
         info = path.lstat()
         assert (info.st_uid, info.st_gid) == (student.pw_uid, student.pw_gid), path

@@ -24,7 +24,7 @@ def test_one_parameters_cell_that_the_panel_uses(path):
     assert found["SEED"]["default"] == "0" and found["DEVICE"]["default"] == "None"
     code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
     assert "LENGTH)" in code and "EPOCHS)" in code  # the panel's (min, max, default) tuples end with them
-    # Static on purpose: executing all 13 notebooks under papermill takes minutes each (notebook 04 is executed
+    # Static on purpose: executing all 14 notebooks under papermill takes minutes each (notebook 04 is executed
     # below); any assignment at a line's start, spaced or not, counts.
     for name in ("LENGTH", "EPOCHS"):
         assert len(re.findall(rf"^{name}\s*=(?!=)", code, re.M)) == 1, f"a later cell overrides {name}"

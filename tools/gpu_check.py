@@ -34,7 +34,8 @@ KINDS = ("race", "scaling", "amnesia")
 # (LENGTH, EPOCHS) of each notebook with --tiny: near the small end of its panel's ranges (05 prints positions
 # up to 40 and 12 fits slopes over several lengths: both fail with an error below those)
 TINY = {"01": (5, 1), "02": (4, 1), "03": (4, 1), "04": (5, 1), "05": (40, 1), "06": (4, 1), "07": (4, 1),
-        "08": (4, 1), "09": (11, 1), "10": (2, 1), "11": (50, 1), "12": (256, 1), "13": (1, 1)}
+        "08": (4, 1), "09": (11, 1), "10": (2, 1), "11": (50, 1), "12": (256, 1), "13": (1, 1),
+        "14": (5, 1)}
 # the unit tests that run on a device: files that use CUDA or a device argument, or mark tests `gpu`
 DEVICE_TEST = re.compile(r"mark\.gpu|cuda|pick_device|device=")
 TINY_TESTS = ("test_timing.py",)  # with --tiny: these and the gpu-marked files

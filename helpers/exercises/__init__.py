@@ -8,8 +8,8 @@ The engine is helpers.exercises.check; each exercise is declared once, by topic,
 (notebooks 01-05, 11), .attention (06-09, 11, 12) and .language (10, 13): its reference, a generator of random
 inputs and its hints, in order.
 """
-from . import attention, language, recurrence  # each registers its exercises in EXERCISES
+from . import attention, language, linear, recurrence  # each registers its exercises in EXERCISES
 from .check import EXERCISES, Exercise, check, diagnose, exercise, reference, same, use
 
-__all__ = ["EXERCISES", "Exercise", "attention", "check", "diagnose", "exercise", "language", "recurrence",
+__all__ = ["EXERCISES", "Exercise", "attention", "check", "diagnose", "exercise", "language", "linear", "recurrence",
            "reference", "same", "use"]
