@@ -1,4 +1,4 @@
-"""The stored notebooks are compact: no saved widget state, palette PNGs, under 4 MiB together."""
+"""The stored notebooks are compact: no saved widget state, palette PNGs, under 4.5 MiB together."""
 import base64
 import importlib.util
 import io
