@@ -1,9 +1,10 @@
 """helpers: the shared code of the course "From LSTM to Transformer".
 
     helpers.core      tasks, models, training, timing, counting (torch only: no matplotlib, no ipywidgets)
-    helpers.lessons   one module per experiment family: amnesia, memory, anatomy, learning, race, scaling, language
+    helpers.lessons   one module per experiment family: amnesia, proof, memory, bottleneck, anatomy, learning, race,
+                      scaling, language, selection, linear
     helpers.view      plots (generic), figures_* (one per lesson), panel (the Panel), widgets (the lessons' panels)
-    helpers.record    the one recorder: python -m helpers.record {race,scaling,amnesia}
+    helpers.record    the one recorder: python -m helpers.record {race,scaling,amnesia,bottleneck,linear}
 
 The names below are the ones every notebook uses; the rest is imported from its module.
 """
