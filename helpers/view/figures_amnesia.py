@@ -125,26 +125,32 @@ def plot_schemes(result, ax=None):
     return ax
 
 
+def draw_steps(ax, runs, cap, styles, names, sizes=(5, 8)):
+    """The points of plot_steps: per variant, the median over seeds with its fewest-to-most range, and ▲ on the cap
+    line where the cap stopped most seeds; `sizes`: the points' and the triangles' (notebooks 05, 14)."""
+    table = steps_table(runs)
+    for i, (v, by_len) in enumerate(table.items()):
+        marker, color = styles[v]
+        shift = 1 + 0.03 * (i - (len(table) - 1) / 2)  # side by side, so equal values stay visible
+        done = [(L, m, lo, hi) for L, (m, lo, hi, beyond, n) in by_len.items() if m is not None]
+        if done:
+            L, m, lo, hi = (np.array(c, dtype=float) for c in zip(*done))
+            ax.errorbar(L * shift, m, yerr=[m - lo, hi - m], fmt=marker, ms=sizes[0], capsize=3, color=color,
+                        label=names[v])
+        beyond = [L for L, (m, lo, hi, b, n) in by_len.items() if m is None]
+        if beyond:
+            ax.plot(np.array(beyond) * shift, [cap] * len(beyond), "^", ms=sizes[1], color=color, mfc="none",
+                    label=None if done else names[v])
+    ax.axhline(cap, color="k", lw=0.8, ls=":")
+
+
 def plot_steps(runs, cap, ax=None, title=None, legend=True):
     """The cost of remembering: training steps to the target against length (both log scale), the median over
     seeds with the fewest-to-most range; a run that the cap stopped is drawn on the cap line as ▲ "beyond the
     cap". Introduced in notebook 05."""
     if ax is None:
         _, ax = subplots(figsize=(7, 4))
-    table = steps_table(runs)
-    for i, (v, by_len) in enumerate(table.items()):
-        marker, color = STYLES[v]
-        shift = 1 + 0.03 * (i - (len(table) - 1) / 2)  # side by side, so equal values stay visible
-        done = [(L, m, lo, hi) for L, (m, lo, hi, beyond, n) in by_len.items() if m is not None]
-        if done:
-            L, m, lo, hi = (np.array(c, dtype=float) for c in zip(*done))
-            ax.errorbar(L * shift, m, yerr=[m - lo, hi - m], fmt=marker, ms=5, capsize=3, color=color,
-                        label=NAMES[v])
-        beyond = [L for L, (m, lo, hi, b, n) in by_len.items() if m is None]
-        if beyond:
-            ax.plot(np.array(beyond) * shift, [cap] * len(beyond), "^", ms=8, color=color, mfc="none",
-                    label=None if done else NAMES[v])
-    ax.axhline(cap, color="k", lw=0.8, ls=":")
+    draw_steps(ax, runs, cap, STYLES, NAMES)
     ax.text(min(r["length"] for r in runs), cap * 1.15, f"▲ = beyond the cap ({cap:,} steps) on most seeds",
             fontsize=9, va="bottom")
     ax.set_xscale("log")
