@@ -173,3 +173,10 @@ def test_rope_answers_one_letter_beyond_the_trained_length_where_learned_positio
     assert rope[20] >= 0.9 and rope[21] >= 0.9       # distances: the same one letter further on
     with pytest.raises(ValueError, match="schemes must be drawn from"):
         proof.positions_transfer(schemes=("relative",))
+
+
+def test_decay_per_step_skips_a_gradient_that_underflowed():
+    grad = torch.tensor([0.0, 0.0, 1e-3, 1e-2, 1e-1, 1.0, 5.0])  # positions 1, 2 underflowed; T-1 = 1.0
+    assert proof.decay_per_step(grad) == pytest.approx(0.1)
+    assert proof.decay_per_step(torch.tensor([1e-4, 1e-3, 1e-2, 1e-1, 1.0, 9.0])) == pytest.approx(0.1)
+    assert proof.decay_per_step(torch.tensor([0.0, 0.0, 1.0, 2.0])) == 0.0  # nothing left one step back

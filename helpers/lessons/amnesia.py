@@ -277,9 +277,14 @@ def gradient_per_position(model, x, y):
 
 
 def decay_per_step(grad):
-    """Geometric-mean factor by which the gradient shrinks per step back, over positions 1 .. T-1 (notebook 05)."""
+    """Geometric-mean factor by which the gradient shrinks per step back, from position T-1 to position 1, or to the
+    earliest position after the last one whose float32 gradient underflowed to 0 (long strings) (notebook 05)."""
     g = torch.as_tensor(grad[:-1], dtype=torch.float64)  # the last position has its own direct path
-    return float(torch.exp((g[0].log() - g[-1].log()) / (len(g) - 1)))
+    vanished = (g <= 0).nonzero()
+    first = int(vanished[-1]) + 1 if len(vanished) else 0  # the positions after the last underflow
+    if len(g) - first < 2:
+        return 0.0  # nothing left one step back: the gradient vanished at once
+    return float(torch.exp((g[first].log() - g[-1].log()) / (len(g) - 1 - first)))
 
 
 @cache_finished(maxsize=64)
