@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,10 @@ def test_a_step_past_its_time_box_is_stopped_with_its_children(tmp_path):
     assert (status, rc) == ("timeout", None)
     assert "[stopped after its time box, 5 s]" in (tmp_path / "step.log").read_text()
     pid = int(pid_file.read_text())  # the child was running when the time box ended
+    for _ in range(100):  # a signalled process exits when the scheduler next runs it: wait for that event
+        if not alive(pid):
+            break
+        time.sleep(0.1)
     assert not alive(pid)
 
 

@@ -124,13 +124,13 @@ def run(cmd, log, timeout, cwd=ROOT):
         try:
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            # SIGKILL goes to the group even when its leader left on SIGTERM: a child may outlive that
             for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 30)):
                 try:
                     os.killpg(proc.pid, sig)
                     proc.wait(timeout=wait)
-                    break
                 except (ProcessLookupError, subprocess.TimeoutExpired):
-                    continue
+                    pass  # the group is gone, or the next signal is needed
             f.write(f"\n[stopped after its time box, {timeout:.0f} s]\n")
             return "timeout", round(time.monotonic() - start, 1), None
     return ("ok" if rc == 0 else "failed"), round(time.monotonic() - start, 1), rc
