@@ -73,6 +73,7 @@ def environment(device):
             "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version() if device.type == "cuda" else None,
             "python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform(),
             "onednn": torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled,
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # AVX2 or AVX-512 kernels: their sums differ
             "tf32": tf32_flags(),  # as the process starts; each config's tf32 sets both for its timed GPU runs
             "float32_matmul_precision": torch.get_float32_matmul_precision(),
             "sdpa_kernel": scaling.sdpa_kernel_on(device),  # which kernel SDPA picks at float32 here

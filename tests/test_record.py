@@ -29,6 +29,7 @@ def test_each_kind_writes_one_format_with_provenance_without_matplotlib(kind, tm
     prov = data["provenance"]
     assert prov["command"] == f"python -m helpers.record {kind} --device cpu --quick --out {tmp_path}"
     assert prov["device"] == "cpu" and prov["torch"] == torch.__version__ and prov["wall_seconds"] >= 0
+    assert prov["cpu_capability"] == torch.backends.cpu.get_cpu_capability() and prov["commit"]
     assert data["results"] and record.load(kind, tmp_path) == [data]
     assert record.label(data).startswith("recorded on ")
 
