@@ -24,6 +24,15 @@ def test_recording_matches_the_live_settings(path):
     assert record.settings_mismatch(rec) == [], f"{path.name} was made with other settings: record it again"
 
 
+@pytest.mark.parametrize("path", DRAWN, ids=lambda p: p.name)
+def test_recording_names_the_commit_that_made_it(path):
+    prov = record.read(path)["provenance"]
+    commit = prov.get("commit", "unknown")
+    assert len(commit) == 40 and all(c in "0123456789abcdef" for c in commit), (
+        f"{path.name} was made by code no commit holds ({commit!r}): record it again from a clean checkout")
+    assert prov["cpu_capability"] and prov["cpu_threads"] >= 1
+
+
 @pytest.mark.parametrize("kind", ["race", "scaling"])
 def test_race_and_sweep_recordings_carry_their_provenance(kind):
     for rec in record.load(kind):
