@@ -8,7 +8,8 @@ amnesia sweep) are run once per device and kept in data/reference/<kind>_<device
 
 `settings_mismatch(rec)` compares a recording's settings with what the live code would record now (tests).
 
-Command line: python -m helpers.record {race,scaling,amnesia,bottleneck,linear} [--device cuda] [--out DIR] [--quick].
+Command line: python -m helpers.record {race,scaling,amnesia,bottleneck,linear} [--device cuda] [--out DIR] [--quick]
+[--jobs N (linear)].
 Notebooks 02, 05, 11, 12 and 14 read the files with `load(kind)` and name them with `label(record)`.
 """
 import argparse
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .core.checks import check_int
 from .core.paths import REFERENCE_DIR
 from .core.tasks import KBackConfig, RecallConfig
 from .core.timing import THREADS, available, device_name, tf32_flags
@@ -358,12 +360,17 @@ def main(argv=None):
     parser.add_argument("--device", default="cuda" if available("cuda") else "cpu", choices=("cpu", "cuda"))
     parser.add_argument("--out", default=str(REFERENCE_DIR), help="folder for the JSON file")
     parser.add_argument("--quick", action="store_true", help="tiny settings (a smoke test)")
+    parser.add_argument("--jobs", type=int, default=1, help="linear only: runs trained at once, one process each")
     args = parser.parse_args(argv)
     try:
         check_device(args.device)
+        if args.jobs != 1 and args.kind != "linear":
+            raise ValueError(f"--jobs is for the linear recording only, got {args.jobs} for {args.kind}")
+        check_int("jobs", args.jobs, 1, 64)
     except ValueError as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
-    path = RECORDERS[args.kind](args.device, path_for(args.kind, args.device, args.out), args.quick)
+    extra = {"jobs": args.jobs} if args.kind == "linear" else {}
+    path = RECORDERS[args.kind](args.device, path_for(args.kind, args.device, args.out), args.quick, **extra)
     print(f"wrote {path}")
     return path
 

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from helpers import ModelConfig, TrainConfig, TransformerModel, seeded, train
 from helpers.core.assoc import AssocConfig, AssociativeRecall
+from helpers import record
 from helpers.lessons import linear as L
 
 
@@ -109,7 +110,18 @@ def test_hand_built_state_loses_past_its_width_cache_does_not():
     (lambda: L.hand_built_recall(AssociativeRecall(AssocConfig(n_test=4)), 1), "width must be"),
     (lambda: L.train_matrix(2, 1), "length must be"),
     (lambda: L.generation_memory(L.MatrixMemoryModel(ModelConfig(d_model=8, max_len=10)), 10), "n must be"),
+    (lambda: L.matrix_steps_to_remember([5], jobs=0), "jobs must be"),
 ])
 def test_bad_arguments_raise(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_recording_with_two_jobs_equals_one_job_in_the_plans_order(tmp_path, monkeypatch):
+    """`--jobs 2` trains in two processes: the same runs, curves included, stored in the plan's order."""
+    monkeypatch.setattr(L, "linear_settings", lambda quick: {"lengths": [3, 5], "seeds": [0, 1], "max_steps": 64})
+    one = L.record_linear("cpu", tmp_path / "one.json", log=lambda run: None)
+    two = L.record_linear("cpu", tmp_path / "two.json", log=lambda run: None, jobs=2)
+    runs = [[{k: v for k, v in r.items() if k != "seconds"} for r in record.read(p)["results"]] for p in (one, two)]
+    assert runs[0] == runs[1]
+    assert [(r["length"], r["seed"]) for r in runs[1]] == [(3, 0), (5, 0), (3, 1), (5, 1)]

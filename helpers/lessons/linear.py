@@ -175,7 +175,7 @@ class MatrixMemoryModel(SequenceModel):
 # ------------------------------------------------------------------------------- the cost of remembering (part 2)
 
 STEPS_TARGET, STEPS_CAP, STEPS_PER_EPOCH, WIDTH = 0.9, 3200, 32, 48  # notebook 05's protocol (amnesia.py)
-RECORD_LENGTHS = (5, 10, 20, 40, 80)  # the recorded lengths; 160 (notebook 05 goes there) takes hours on 2 cores
+RECORD_LENGTHS = (5, 10, 20, 40, 80, 160)  # notebook 05's lengths up to 160
 
 
 def train_matrix(length, epochs, seed=0, device=None, target=None, width=WIDTH):
@@ -189,21 +189,39 @@ def train_matrix(length, epochs, seed=0, device=None, target=None, width=WIDTH):
     return model.cpu().eval(), hist
 
 
-def matrix_steps_to_remember(lengths, seeds=(0,), device=None, done=(), log=None):
+def matrix_run(length, seed, device=None, max_steps=STEPS_CAP):
+    """One (length, seed) of the matrix memory's cost of remembering: its run record (notebook 14)."""
+    model, hist = train_matrix(length, max_steps // STEPS_PER_EPOCH, seed, device, STEPS_TARGET)
+    steps = None if hist.solved_epoch is None else hist.solved_epoch * STEPS_PER_EPOCH
+    return {"model": "matrix", "length": length, "seed": seed, "steps": steps,
+            "test_acc": [round(a, 4) for a in hist.test_acc], "seconds": round(hist.seconds, 2),
+            "params": model.n_params()}
+
+
+def matrix_steps_to_remember(lengths, seeds=(0,), device=None, done=(), log=None, jobs=1, max_steps=STEPS_CAP):
     """Notebook 05's cost of remembering for the matrix memory: per (length, seed), the steps to 90% held-out
-    accuracy (None beyond 3200), run records as helpers.lessons.amnesia.steps_to_remember's (notebook 14)."""
+    accuracy (None beyond `max_steps`), run records as helpers.lessons.amnesia.steps_to_remember's; `jobs` > 1 trains
+    that many runs at once, each in its own process on one thread, longest first (notebook 14)."""
+    jobs = check_int("jobs", jobs, 1, 64)
+    done = set(map(tuple, done))
+    todo = [(length, seed) for seed in seeds for length in lengths if ("matrix", length, seed) not in done]
     runs = []
-    for seed in seeds:
-        for length in lengths:
-            if ("matrix", length, seed) in set(map(tuple, done)):
-                continue
-            model, hist = train_matrix(length, STEPS_CAP // STEPS_PER_EPOCH, seed, device, STEPS_TARGET)
-            steps = None if hist.solved_epoch is None else hist.solved_epoch * STEPS_PER_EPOCH
-            runs.append({"model": "matrix", "length": length, "seed": seed, "steps": steps,
-                         "test_acc": [round(a, 4) for a in hist.test_acc], "seconds": round(hist.seconds, 2),
-                         "params": model.n_params()})
-            if log:
-                log(runs[-1])
+
+    def keep(run):
+        runs.append(run)
+        if log:
+            log(run)
+    if jobs == 1:
+        for length, seed in todo:
+            keep(matrix_run(length, seed, device, max_steps))
+        return runs
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(matrix_run, length, seed, device, max_steps)
+                   for length, seed in sorted(todo, key=lambda run: -run[0])]
+        for future in as_completed(futures):
+            keep(future.result())
     return runs
 
 
@@ -215,9 +233,9 @@ def linear_settings(quick=False):
             "fresh_strings": True, "lr": TrainConfig.lr}
 
 
-def record_linear(device, path, quick=False, log=print):
-    """`python -m helpers.record linear`: the matrix memory's cost of remembering at RECORD_LENGTHS, 3 seeds,
-    resumable (notebook 14)."""
+def record_linear(device, path, quick=False, log=print, jobs=1):
+    """`python -m helpers.record linear [--jobs N]`: the matrix memory's cost of remembering at RECORD_LENGTHS,
+    3 seeds, resumable; the runs in the file in the plan's order whatever order they finish in (notebook 14)."""
     from ..record import Recording
     settings = linear_settings(quick)
     rec = Recording("linear", device, settings, path)
@@ -226,7 +244,11 @@ def record_linear(device, path, quick=False, log=print):
     def add(run):
         log(f"matrix length {run['length']:>4} seed {run['seed']}: {run['steps']} steps ({run['seconds']:.1f} s)")
         rec.add(run)
-    matrix_steps_to_remember(settings["lengths"], settings["seeds"], device, done, add)
+    matrix_steps_to_remember(settings["lengths"], settings["seeds"], device, done, add, jobs,
+                             settings["max_steps"])
+    plan = {(length, seed): n for n, (seed, length) in
+            enumerate((seed, length) for seed in settings["seeds"] for length in settings["lengths"])}
+    rec.data["results"].sort(key=lambda run: plan[run["length"], run["seed"]])
     return rec.finish()
 
 
