@@ -1,15 +1,16 @@
 """The one recorder: measures that take too long for a class (the speed race, the scaling sweep, the full
 amnesia sweep) are run once per device and kept in data/reference/<kind>_<device>.json, in one format:
 
-    {"format": FORMAT, "kind": "race" | "scaling" | "amnesia" | "bottleneck" | "linear", "complete": true,
+    {"format": FORMAT, "kind": "race" | "scaling" | "amnesia" | "bottleneck" | "linear" | "capacity",
+     "complete": true,
      "provenance": {command, commit, date, device, device_name, cpu, cpu_threads, torch, cuda, tf32, sdpa_kernel,
                     ..., wall_seconds},
      "settings": {configs: the timed functions' own configs, threads}, "results": [...]}
 
 `settings_mismatch(rec)` compares a recording's settings with what the live code would record now (tests).
 
-Command line: python -m helpers.record {race,scaling,amnesia,bottleneck,linear} [--device cuda] [--out DIR] [--quick]
-[--jobs N (linear)].
+Command line: python -m helpers.record {race,scaling,amnesia,bottleneck,linear,capacity} [--device cuda] [--out DIR]
+[--quick] [--jobs N (linear, capacity)].
 Notebooks 02, 05, 11, 12 and 14 read the files with `load(kind)` and name them with `label(record)`.
 """
 import argparse
@@ -33,10 +34,11 @@ from .core.paths import REFERENCE_DIR
 from .core.tasks import KBackConfig, RecallConfig
 from .core.timing import THREADS, available, device_name, tf32_flags
 from .core.train import TrainConfig
-from .lessons import amnesia, bottleneck, linear, race, scaling
+from .lessons import amnesia, bottleneck, capacity, linear, race, scaling
 
 FORMAT = "helpers.record/1"
-RECORDINGS = ("race", "scaling", "amnesia", "bottleneck", "linear")  # the kinds of recording, each with a recorder
+# the kinds of recording, each with a recorder
+RECORDINGS = ("race", "scaling", "amnesia", "bottleneck", "linear", "capacity")
 
 
 def cpu_model():
@@ -127,10 +129,11 @@ class Recording:
                      "provenance": {"command": command, **environment(device)},
                      "settings": settings, "results": []}
 
-    def resume(self, extends=()):
+    def resume(self, extends=(), key=("model", "length", "seed")):
         """Take over the results of an unfinished file at this path with the same kind and settings, or of a
         finished one whose settings the `extends` keys (dicts: variants, say) only add to; return the
-        (model, length, seed) of each, so they are not measured again (python -m helpers.record amnesia)."""
+        `key` fields of each, (model, length, seed) by default, so they are not measured again (python -m
+        helpers.record amnesia)."""
         if not self.path.exists():
             return []
         old = read(self.path)  # a file cut off while written is refused, not silently started over
@@ -147,7 +150,7 @@ class Recording:
         self.data["provenance"]["resumed_from"] = prov.get("resumed_from") or prov.get("date")  # the first start
         self.start -= prov.get("wall_seconds", 0)  # the times count both sittings
         self.cpu_start -= prov.get("cpu_seconds", 0)
-        return [(r["model"], r["length"], r["seed"]) for r in old["results"]]
+        return [tuple(r[k] for k in key) for r in old["results"]]
 
     def add(self, result=None):
         """Append `result` (if any) and write the file."""
@@ -292,8 +295,9 @@ def record_bottleneck(device, path, quick=False, log=print):
     return rec.finish()
 
 
+PARALLEL = ("linear", "capacity")  # the recordings whose runs --jobs trains side by side
 RECORDERS = {"race": record_race, "scaling": record_scaling, "amnesia": record_amnesia,
-             "bottleneck": record_bottleneck, "linear": linear.record_linear}
+             "bottleneck": record_bottleneck, "linear": linear.record_linear, "capacity": capacity.record_capacity}
 
 
 def load(kind, root=REFERENCE_DIR):
@@ -329,6 +333,8 @@ def expected_settings(kind, device):
         settings = bottleneck_settings()
     elif kind == "linear":
         settings = linear.linear_settings()
+    elif kind == "capacity":
+        settings = capacity.capacity_settings()
     else:
         plan = (race_plan if kind == "race" else scaling_plan)(device)
         settings = {"configs": [asdict(c) for c in plan], "threads": THREADS}
@@ -360,16 +366,17 @@ def main(argv=None):
     parser.add_argument("--device", default="cuda" if available("cuda") else "cpu", choices=("cpu", "cuda"))
     parser.add_argument("--out", default=str(REFERENCE_DIR), help="folder for the JSON file")
     parser.add_argument("--quick", action="store_true", help="tiny settings (a smoke test)")
-    parser.add_argument("--jobs", type=int, default=1, help="linear only: runs trained at once, one process each")
+    parser.add_argument("--jobs", type=int, default=1, help="linear, capacity: runs trained at once, one process each")
     args = parser.parse_args(argv)
     try:
         check_device(args.device)
-        if args.jobs != 1 and args.kind != "linear":
-            raise ValueError(f"--jobs is for the linear recording only, got {args.jobs} for {args.kind}")
+        if args.jobs != 1 and args.kind not in PARALLEL:
+            raise ValueError(f"--jobs is for the {' and '.join(PARALLEL)} recordings only, got {args.jobs} for "
+                             f"{args.kind}")
         check_int("jobs", args.jobs, 1, 64)
     except ValueError as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
-    extra = {"jobs": args.jobs} if args.kind == "linear" else {}
+    extra = {"jobs": args.jobs} if args.kind in PARALLEL else {}
     path = RECORDERS[args.kind](args.device, path_for(args.kind, args.device, args.out), args.quick, **extra)
     print(f"wrote {path}")
     return path

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from helpers import ModelConfig, TrainConfig, TransformerModel, seeded, train
 from helpers.core.assoc import AssocConfig, AssociativeRecall
 from helpers import record
+from helpers.lessons import capacity as C
 from helpers.lessons import linear as L
 
 
@@ -95,9 +96,34 @@ def test_matrix_model_learns_associative_recall_shape():
 
 def test_hand_built_state_loses_past_its_width_cache_does_not():
     task = AssociativeRecall(AssocConfig(pairs=48, n_test=256))
-    small, cache = L.hand_built_recall(task, 16)
-    big, _ = L.hand_built_recall(task, 128)
+    small, cache = C.hand_built_recall(task, 16)
+    big, _ = C.hand_built_recall(task, 128)
     assert small < 0.7 < 0.95 < big and cache > 0.95
+    fused = AssociativeRecall(AssocConfig(pairs=48, n_test=256, fused=True))  # the same strings, one token a pair
+    assert C.hand_built_recall(fused, 16) == (small, cache)
+
+
+def test_fused_pairs_are_the_same_strings_one_token_a_pair():
+    plain, fused = (AssociativeRecall(AssocConfig(pairs=3, n_keys=8, n_values=5, n_test=16, fused=f))
+                    for f in (False, True))
+    assert fused.vocab_size == 8 * 5 + 8 and fused.test_x.shape == (16, 4)
+    assert all(torch.equal(a, b) for a, b in zip(plain.split(plain.test_x), fused.split(fused.test_x)))
+    torch.testing.assert_close(fused.lookup(fused.test_x), fused.test_y)
+    embed = C.PairEmbedding(8, 5, 6)
+    e = embed(torch.tensor([[2 * 5 + 3, 8 * 5 + 2]]))  # the pair (key 2, value 3), then the question: key 2
+    torch.testing.assert_close(e[0, 0], embed.key.weight[2] + embed.value.weight[3])
+    torch.testing.assert_close(e[0, 1], embed.key.weight[2] + embed.value.weight[5])  # 5: the 'ask' row
+
+
+def test_one_trained_layer_learns_fused_recall_and_the_recording_runs(tmp_path):
+    _, hist = C.train_assoc("transformer", 16, 4, epochs=6)
+    assert hist.test_acc[-1] > hist.test_acc[0] + 0.3  # well above chance (1 in 16) after 192 steps
+    path = C.record_capacity("cpu", tmp_path / "capacity_cpu.json", quick=True, log=lambda line: None)
+    rec = record.read(path)
+    assert rec["complete"] and [(r["model"], r["width"], r["pairs"]) for r in rec["results"]] == [
+        ("matrix", 16, 2), ("transformer", 16, 2)]
+    table = C.accuracy_table(rec["results"], C.LRS[0])
+    assert set(table) == {("matrix", 16), ("transformer", 16)} and table["matrix", 16][2][0] == rec["results"][0]["acc"]
 
 
 @pytest.mark.parametrize("call, match", [
@@ -107,7 +133,9 @@ def test_hand_built_state_loses_past_its_width_cache_does_not():
     (lambda: L.MatrixMemory(10, 4), "multiple of n_heads"),
     (lambda: AssociativeRecall(AssocConfig(pairs=9, n_keys=8)), "pairs must be an integer from 1 to 8"),
     (lambda: AssociativeRecall(AssocConfig(n_values=1)), "n_values must be"),
-    (lambda: L.hand_built_recall(AssociativeRecall(AssocConfig(n_test=4)), 1), "width must be"),
+    (lambda: C.hand_built_recall(AssociativeRecall(AssocConfig(n_test=4)), 1), "width must be"),
+    (lambda: C.assoc_model("lstm", 16, C.assoc_task(2)), "kind must be one of"),
+    (lambda: C.assoc_task(65), "pairs must be an integer from 1 to 64"),
     (lambda: L.train_matrix(2, 1), "length must be"),
     (lambda: L.generation_memory(L.MatrixMemoryModel(ModelConfig(d_model=8, max_len=10)), 10), "n must be"),
     (lambda: L.matrix_steps_to_remember([5], jobs=0), "jobs must be"),

@@ -14,7 +14,7 @@ DRAWN = sorted(p for p in REFERENCE_DIR.glob("*.json") if record.read(p).get("fo
 
 
 def test_the_notebooks_draw_recordings():
-    assert {record.read(p)["kind"] for p in DRAWN} >= {"race", "scaling", "amnesia", "bottleneck", "linear"}
+    assert {record.read(p)["kind"] for p in DRAWN} >= {"race", "scaling", "amnesia", "bottleneck", "linear", "capacity"}
 
 
 @pytest.mark.parametrize("path", DRAWN, ids=lambda p: p.name)

@@ -9,6 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..core.checks import check_int
+from ..core.jobs import run_jobs
 from ..core.models import ModelConfig, SequenceModel, causal_mask
 from ..core.tasks import MAX_LENGTH, MIN_LENGTH, LetterRecall, RecallConfig
 from ..core.train import TrainConfig, seeded, train
@@ -202,26 +203,14 @@ def matrix_steps_to_remember(lengths, seeds=(0,), device=None, done=(), log=None
     """Notebook 05's cost of remembering for the matrix memory: per (length, seed), the steps to 90% held-out
     accuracy (None beyond `max_steps`), run records as helpers.lessons.amnesia.steps_to_remember's; `jobs` > 1 trains
     that many runs at once, each in its own process on one thread, longest first (notebook 14)."""
-    jobs = check_int("jobs", jobs, 1, 64)
     done = set(map(tuple, done))
     todo = [(length, seed) for seed in seeds for length in lengths if ("matrix", length, seed) not in done]
     runs = []
-
-    def keep(run):
+    for run in run_jobs(matrix_run, [(length, seed, device, max_steps) for length, seed in
+                                     sorted(todo, key=lambda run: -run[0] if jobs > 1 else 0)], jobs):
         runs.append(run)
         if log:
             log(run)
-    if jobs == 1:
-        for length, seed in todo:
-            keep(matrix_run(length, seed, device, max_steps))
-        return runs
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(matrix_run, length, seed, device, max_steps)
-                   for length, seed in sorted(todo, key=lambda run: -run[0])]
-        for future in as_completed(futures):
-            keep(future.result())
     return runs
 
 
@@ -250,29 +239,6 @@ def record_linear(device, path, quick=False, log=print, jobs=1):
             enumerate((seed, length) for seed in settings["seeds"] for length in settings["lengths"])}
     rec.data["results"].sort(key=lambda run: plan[run["length"], run["seed"]])
     return rec.finish()
-
-
-# ------------------------------------------------------------------------ where the fixed state loses (part 3)
-
-SHARP = 4.0  # the cache's softmax reads scores k·q·SHARP·√d: sharp enough to pick the one matching key
-
-
-def hand_built_recall(task, width, seed=0):
-    """Held-out accuracy on an AssociativeRecall task of two hand-built memories with random unit key and value
-    vectors of `width`: the (width × width) matrix state Σ v_i·k_iᵀ read by the question's key, and the key-value
-    cache (all P keys and values kept) read by softmax attention -> (matrix accuracy, cache accuracy) (notebook 14)."""
-    d = check_int("width", width, 2, 4096)
-    gen = torch.Generator().manual_seed(seed)
-    key_vec = F.normalize(torch.randn(task.cfg.n_keys, d, generator=gen), dim=-1)    # (n_keys, d)
-    value_vec = F.normalize(torch.randn(task.cfg.n_values, d, generator=gen), dim=-1)  # (n_values, d)
-    x, y = task.test_x, task.test_y
-    keys, values = key_vec[x[:, :-1:2]], value_vec[x[:, 1:-1:2] - task.cfg.n_keys]   # (n, P, d) each
-    q = key_vec[x[:, -1]]                                                            # (n, d)
-    S = values.transpose(1, 2) @ keys                                                # (n, d, d): Σ v_i·k_iᵀ
-    from_state = (S @ q[..., None])[..., 0]                                          # (n, d)
-    weights = (SHARP * math.sqrt(d) * (keys @ q[..., None])[..., 0]).softmax(-1)     # (n, P)
-    from_cache = (weights[:, None, :] @ values)[:, 0]                                # (n, d)
-    return tuple(((read @ value_vec.T).argmax(-1) == y).float().mean().item() for read in (from_state, from_cache))
 
 
 # ----------------------------------------------------------------------------- generating one token (part 4)

@@ -23,15 +23,22 @@ def plot_steps(runs, cap, ax=None, title=None):
     return ax
 
 
-def plot_capacity(pairs, curves, ax=None):
-    """Held-out accuracy against the number of pairs, one line per memory: curves = {label: [accuracy per pairs]}
-    (notebook 14)."""
+def plot_capacity(table, chance, ax=None):
+    """Held-out accuracy against the pairs stored, median and fewest-to-most over seeds, one colour and marker per
+    model, dashed at the narrow width: table = helpers.lessons.capacity.accuracy_table(runs) (notebook 14)."""
     if ax is None:
         _, ax = subplots(figsize=(7.5, 4.2))
-    for (label, acc), (marker, ls) in zip(curves.items(), [("o", "-"), ("s", "-"), ("^", "--"), ("v", ":")]):
-        ax.plot(pairs, acc, marker=marker, ls=ls, label=label)
-    ax.set(xscale="log", xlabel="key-value pairs stored", ylabel="held-out accuracy", ylim=(-0.02, 1.05),
-           title="associative recall: a fixed state against a cache that grows")
+    widths = sorted({width for _, width in table})
+    for (kind, width), row in sorted(table.items()):
+        pairs, (median, low, high) = list(row), zip(*row.values())
+        marker, colour = STYLES[kind]
+        state = f", state {width}×{width}" if kind == "matrix" else ""
+        ax.errorbar(pairs, median, yerr=[[m - lo for m, lo in zip(median, low)], [h - m for m, h in zip(median, high)]],
+                    marker=marker, color=colour, ls="--" if width == widths[0] else "-", capsize=3,
+                    label=f"{NAMES[kind]}, d = {width}{state}")
+    ax.axhline(chance, color="0.5", ls=":", lw=1, label=f"chance ({chance:.0%})")
+    ax.set(xscale="log", xlabel="key-value pairs in the string", ylabel="held-out accuracy", ylim=(-0.02, 1.05),
+           title="associative recall, trained: a fixed state against a cache that grows")
     ax.set_xticks(pairs, [str(p) for p in pairs])
     ax.legend(fontsize=9)
     return ax
