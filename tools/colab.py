@@ -26,10 +26,10 @@ ROW = re.compile(r"^\| (?P<number>\d\d) \|")
 NOTE_ID, CELL_ID = "colab-note", "colab-setup"
 
 NOTE = """\
-**Colab-இல் திறந்தால்**, கீழே உள்ள cell-ஐ முதலில் run செய்யுங்கள்: course-இன் `helpers` package-ஐயும் data-வையும்
-repository-இலிருந்து install செய்கிறது (Colab-இன் torch, numpy, ipywidgets அப்படியே இருக்கும்), widget-களை
-இயக்குகிறது, கிடைத்த device-ஐச் சொல்கிறது. Colab-இல் panel-கள் kernel-இலேயே ஓடும்: run முடியும்வரை kernel busy.
-Colab-க்கு வெளியேயும், இரண்டாவது முறை run செய்தாலும், இந்த cell எதுவும் செய்யாது. GPU வேண்டுமா?
+**Colab-இல் திறந்தால்**, கீழே உள்ள cell-ஐ முதலில் run செய்யுங்கள். அது course-இன் `helpers` package-ஐயும்
+data-வையும் repository-இலிருந்து install செய்து (Colab-இன் torch, numpy, ipywidgets அப்படியே இருக்கும்), widget-களை
+இயக்கி, கிடைத்த device-ஐச் சொல்கிறது. Colab-இல் panel-கள் kernel-இலேயே ஓடுகின்றன; run முடியும்வரை kernel
+busy-ஆக இருக்கும். Colab-க்கு வெளியேயும், இரண்டாவது முறை run செய்தாலும், இந்த cell எதுவும் செய்யாது. GPU வேண்டுமா?
 *Runtime → Change runtime type → GPU*.
 
 <details><summary>English</summary>
