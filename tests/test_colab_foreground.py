@@ -88,3 +88,20 @@ def test_foreground_stop_during_a_run_keeps_what_was_learned():
 def test_the_lessons_panels_take_the_mode():
     panel = helpers.amnesia_panel(length=(3, 8, 5), epochs=(1, 2, 1), mode="foreground")
     assert panel.mode == "foreground" and panel.result is not None
+
+
+def test_foreground_interrupt_between_runs_leaves_the_panel_usable(monkeypatch):
+    events = []
+    panel = helpers.Panel(recording_experiment(events), describe, length=(2, 50, 10), epochs=(1, 5, 2),
+                          auto_run=False, mode="foreground")
+    execute = panel._execute
+
+    def interrupted(values, control, refuse=False):  # ■ lands outside the run itself, where nothing catches it
+        raise KeyboardInterrupt
+    monkeypatch.setattr(panel, "_execute", interrupted)
+    with pytest.raises(KeyboardInterrupt, match="^$"):
+        panel.length.value = 11
+    assert not panel.running and panel.stop_button.disabled
+    monkeypatch.setattr(panel, "_execute", execute)
+    panel.length.value = 12
+    assert [e[:2] for e in events] == [("start", 12), ("end", 12)] and panel.text == "length 12"

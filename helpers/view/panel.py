@@ -149,10 +149,14 @@ class Panel(W.VBox):
             self._worker = threading.current_thread() if here else threading.Thread(target=self._work,
                                                                                     name="panel-run", daemon=True)
             self._set_buttons(running=True)
-        if here:
+        if not here:
+            return self._worker.start()
+        try:
             self._work(settle=False)  # the kernel is busy until the runs asked for end
-        else:
-            self._worker.start()
+        finally:  # also when ■ lands between two runs: the panel stays usable
+            with self._lock:
+                self._worker = self._control = self._going = None
+                self._set_buttons(running=False)
 
     def stop(self, wait=False):
         """End the run going now at its next training step (what was learned is kept and shown); cancel any
