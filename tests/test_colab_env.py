@@ -20,6 +20,8 @@ TORCH = "2.14.1"  # requirements.txt pins another
 # What Colab brings on its own, here at the newest versions pip finds; nbclient and nbformat run the notebooks.
 PACKAGES = [f"torch=={TORCH}", "numpy", "matplotlib", "seaborn", "ipywidgets", "ipykernel", "tqdm", "nbclient",
             "nbformat"]
+VERSIONS = ("import importlib.metadata as m; print(', '.join(f'{p} {m.version(p)}' for p in "
+            "('torch', 'numpy', 'matplotlib', 'seaborn', 'ipywidgets', 'ipykernel', 'tqdm')))")
 NO_TORCH = ("No matching distribution found for torch==",
             "Could not find a version that satisfies the requirement torch==")
 
@@ -92,5 +94,7 @@ def test_every_notebook_runs_from_its_colab_cell_with_another_torch(tmp_path):
         assert r["colab_output"].startswith("device found: ") and f"- torch {TORCH}" in r["colab_output"], r
         assert r["again_output"] == "", r  # the second run does nothing
     assert log.read_text().splitlines() == ["enable_custom_widget_manager"] * len(nbs)  # once per kernel
-    print(f"\n{len(records)} notebooks from their Colab cell with torch {torch_version} in {seconds:.0f} s "
-          f"(environment and notebooks; notebooks alone {sum(r['seconds'] for r in records):.0f} s)")
+    versions = subprocess.run([str(python), "-c", VERSIONS], env=clean_env(), capture_output=True, text=True,
+                              check=True).stdout.strip()
+    print(f"\n{len(records)} notebooks from their Colab cell in {seconds:.0f} s (environment and notebooks; notebooks "
+          f"alone {sum(r['seconds'] for r in records):.0f} s) with {versions}")
