@@ -24,7 +24,7 @@ export ONEDNN_MAX_CPU_ISA ?= AVX2
 export MPLBACKEND := module://matplotlib_inline.backend_inline
 
 .PHONY: student lab author test unit slow lint notebooks execute bench bench-hub hub hub-setup app html browser-setup venv-check \
-        clean gpu-check
+        clean gpu-check colab
 
 # The course alone (requirements.txt): what lab, student, html, app, execute and bench need.
 $(COURSE): requirements.txt pyproject.toml | venv-check
@@ -72,6 +72,9 @@ GPU_CHECK_OUT ?= test-output/gpu-check
 BUDGET ?= 8
 gpu-check: $(STAMP)  ## with CUDA: the device tests, the recorder and every notebook (DEVICE=cuda) into one folder; else tiny, on the CPU
 	$(BIN)/python tools/gpu_check.py --out $(GPU_CHECK_OUT) --budget-minutes $(BUDGET) $(ARGS)
+
+colab: $(COURSE)  ## rewrite the Binder link, the Colab badges and every notebook's Colab cell (ARGS="--repo owner/name")
+	$(BIN)/python tools/colab.py $(ARGS)
 
 notebooks: $(STAMP)  ## only nbval over the notebooks
 	$(BIN)/python -m pytest notebooks $(NBVAL) -p no:cacheprovider $(ARGS)

@@ -3,6 +3,7 @@ around a function; runs in a worker thread with debouncing, errors as messages, 
 (HTML and PNGs) for viewers without the widget state. The lessons' panels are in helpers.view.widgets."""
 import base64
 import html
+import os
 import threading
 import time
 
@@ -14,6 +15,16 @@ from ..core.train import Control, Stopped, controlled
 from .plots import collect_figures
 
 STYLE, LAYOUT = {"description_width": "110px"}, {"width": "520px"}  # every control's label width and width
+MODES = ("background", "foreground")  # where a panel's later runs happen: a worker thread, or the kernel's own
+MODE_VARIABLE = "COURSE_PANEL_MODE"   # the environment variable that picks the mode when a panel is not told
+
+
+def panel_mode(mode=None):
+    """`mode`, else $COURSE_PANEL_MODE, else "background"; ValueError naming the allowed values (notebook 01)."""
+    source, value = ("mode", mode) if mode is not None else (MODE_VARIABLE, os.environ.get(MODE_VARIABLE) or MODES[0])
+    if value not in MODES:
+        raise ValueError(f"{source} must be one of {', '.join(MODES)}, got {value!r}")
+    return value
 
 
 def with_static_copy(bundle, html_text, pngs):
@@ -50,13 +61,18 @@ class Panel(W.VBox):
     never ends the run it would start (pressed during a run with the same values, it says so and lets it go on);
     Stop ends the run going, keeping what the models learned, and says so before the figures are drawn. Refused
     values leave a message, nothing else. Introduced in notebook 01.
+
+    `mode="foreground"` (or COURSE_PANEL_MODE=foreground) is for front ends that do not show widget updates sent
+    from a background thread: a run then happens in the kernel's thread, inside the handler of the change, and the
+    kernel is busy until it ends. A change handled during such a run (a re-entrant handler) supersedes it as above.
     """
 
     SETTLE = 0.25  # a run starts once the controls have been still this many seconds: a burst of moves is one run
     LONG = 30      # runs estimated longer than this say so when they start
 
     def __init__(self, run, show, length=(3, 200, 20), epochs=(1, 50, 10), extra=None, title="", auto_run=True,
-                 estimate=None):
+                 estimate=None, mode=None):
+        self.mode = panel_mode(mode)
         for name, triple in (("length", length), ("epochs", epochs)):
             if not isinstance(triple, (tuple, list)) or len(triple) != 3:
                 raise ValueError(f"{name} must be a (min, max, starting value) triple, got {triple!r}")
@@ -121,15 +137,26 @@ class Panel(W.VBox):
         self.request()
 
     def request(self):
-        """What a slider move does: a run in the background with the latest values, one per burst of changes."""
+        """What a slider move does: a run with the latest values, one per burst of changes; in the background, or in
+        this thread (the kernel's) in the foreground mode."""
         with self._lock:
             self._pending, self._asked_at = True, time.perf_counter()
             if self._control is not None:
                 self._control.stop.set()  # the run going now is superseded: it ends at its next step
-            if self._worker is None:
-                self._worker = threading.Thread(target=self._work, name="panel-run", daemon=True)
-                self._worker.start()
-                self._set_buttons(running=True)
+            if self._worker is not None:
+                return
+            here = self.mode == "foreground"
+            self._worker = threading.current_thread() if here else threading.Thread(target=self._work,
+                                                                                    name="panel-run", daemon=True)
+            self._set_buttons(running=True)
+        if not here:
+            return self._worker.start()
+        try:
+            self._work(settle=False)  # the kernel is busy until the runs asked for end
+        finally:  # also when ■ lands between two runs: the panel stays usable
+            with self._lock:
+                self._worker = self._control = self._going = None
+                self._set_buttons(running=False)
 
     def stop(self, wait=False):
         """End the run going now at its next training step (what was learned is kept and shown); cancel any
@@ -145,13 +172,14 @@ class Panel(W.VBox):
     def wait(self, timeout=None):
         """Block until the background runs asked for so far have finished (tests, scripts)."""
         worker = self._worker
-        if worker is not None:
+        if worker is not None and worker is not threading.current_thread():
             worker.join(timeout)
 
-    def _work(self):
-        """The background thread: let a burst settle, run with the latest values, again while more were asked."""
+    def _work(self, settle=True):
+        """The runs' loop (the background thread's): let a burst settle, run with the latest values, again while
+        more were asked. The foreground mode runs it in the kernel's thread, where nothing arrives while it sleeps."""
         while True:
-            while (quiet := time.perf_counter() - self._asked_at) < self.SETTLE:
+            while settle and (quiet := time.perf_counter() - self._asked_at) < self.SETTLE:
                 time.sleep(self.SETTLE - quiet)
             with self._lock:
                 if not self._pending:

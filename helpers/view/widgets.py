@@ -13,11 +13,13 @@ from .figures_language import show_showdown
 from .panel import LAYOUT, STYLE, Panel, int_slider, png_text, with_static_copy
 
 
-def amnesia_panel(length=(3, 200, 20), epochs=(1, 50, EPOCHS), seed=0, device=None, show=show_amnesia, seeds=None):
+def amnesia_panel(length=(3, 200, 20), epochs=(1, 50, EPOCHS), seed=0, device=None, show=show_amnesia, seeds=None,
+                  mode=None):
     """The amnesia test behind sliders, (min, max, default) for the length and the epochs, and a size menu: one
     width for all, or widths matched by parameter count; `seeds`, a (min, max) pair, adds a seed slider starting at
     `seed` (notebook 04), else every run draws with `seed`. `show(result)` draws a result and returns its summary
-    (default: the curves and the attention; notebook 01 shows the verdicts). Introduced in notebook 01."""
+    (default: the curves and the attention; notebook 01 shows the verdicts); `mode` as Panel's. Introduced in
+    notebook 01."""
     extra = {"seed": int_slider("seed", *seeds, seed)} if seeds else {}
     extra["size"] = W.Dropdown(options=[(f"same width ({WIDTH})", "width"), ("same parameter count", "params")],
                                value="width", description="size", style=STYLE)
@@ -27,12 +29,13 @@ def amnesia_panel(length=(3, 200, 20), epochs=(1, 50, EPOCHS), seed=0, device=No
     def run(length, epochs, size, seed=seed):
         return amnesia_test(length=length, epochs=epochs, seed=seed, device=device, size=size)
     return Panel(run, show, length=length, epochs=epochs, extra=extra, estimate=estimate_seconds,
-                 title="Amnesia test: who remembers the first letter?")
+                 title="Amnesia test: who remembers the first letter?", mode=mode)
 
 
-def showdown_panel(length=(1, 17, 15), epochs=(1, 40, 20), prompt=PROMPT, temperature=0.0, seed=0, device=None):
-    """The showdown behind controls: words to generate, epochs, a prompt text box and a temperature slider.
-    Introduced in notebook 13."""
+def showdown_panel(length=(1, 17, 15), epochs=(1, 40, 20), prompt=PROMPT, temperature=0.0, seed=0, device=None,
+                   mode=None):
+    """The showdown behind controls: words to generate, epochs, a prompt text box and a temperature slider; `mode`
+    as Panel's. Introduced in notebook 13."""
     extra = {"prompt": W.Text(value=prompt, description="prompt", continuous_update=False, style=STYLE,
                               layout=W.Layout(**LAYOUT)),
              "temperature": W.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.1, description="temperature",
@@ -41,7 +44,7 @@ def showdown_panel(length=(1, 17, 15), epochs=(1, 40, 20), prompt=PROMPT, temper
     def run(length, epochs, prompt, temperature):
         return showdown(prompt, steps=length, epochs=epochs, temperature=temperature, seed=seed, device=device)
     panel = Panel(run, show_showdown, length=length, epochs=epochs, extra=extra,
-                  title="Generative showdown: LSTM against Transformer", auto_run=False)
+                  title="Generative showdown: LSTM against Transformer", auto_run=False, mode=mode)
     panel.length.description = "words to write"
     for name, widget in extra.items():
         widget.add_class(f"panel-{name}")  # hooks for browser tests, like the panel's own controls
