@@ -95,6 +95,8 @@ class AmnesiaResult:
     missing: tuple = ()                              # variants a Stop came before: not trained
     target: float | None = None                      # the held-out accuracy that ended a training, if any
     budget: str = ""                                 # what one epoch is, e.g. '32 steps of 64 new strings'
+    seed: int = 0                                    # the seed of the data and the first weights
+    size: str = "width"                              # contestant_config's size: "width" or "params"
 
     def summary(self):
         """The deck's printout: the string, the true first letter, each model's answer and accuracy, and its
@@ -143,7 +145,8 @@ def amnesia_test(length=20, epochs=EPOCHS, seed=0, device=None, variants=CONTEST
                else replace(model_cfg, forget_bias=model_cfg.forget_bias + VARIANTS[v][1]) for v in variants}
     task = LetterRecall(RecallConfig(length=length, seed=seed, fresh=fresh))
     probe = task.test_x[:1]  # (1, L): the string shown to every model
-    result = AmnesiaResult(length, epochs, decode(probe[0]), decode(probe[0, :1]), target=target,
+    result = AmnesiaResult(length, epochs, decode(probe[0]), decode(probe[0, :1]), target=target, seed=seed,
+                           size=size if model_cfg is None else "default",
                            budget=f"{math.ceil(task.cfg.n_train / task.cfg.batch_size)} steps of {task.cfg.batch_size} "
                                   f"{'new' if fresh else 'training'} strings")
     cfg = TrainConfig(epochs=epochs, lr=shared_lr(variants), seed=seed, device=pick_device(device), progress=progress,
