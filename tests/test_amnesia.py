@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import helpers
+from helpers.lessons.amnesia import EPOCHS
 
 
 @pytest.mark.slow  # trains the whole amnesia test (about 10 s)
@@ -16,14 +17,15 @@ def test_transformer_learns_recall_at_length_20_with_defaults():
     assert result.predictions["transformer"] == result.answer
     assert result.attention.shape == (4, 20, 20)
     solved = result.solved["transformer"]
-    assert result.history["transformer"].epochs == solved < 7  # it stops once it reaches 99%
+    assert result.history["transformer"].epochs == solved <= EPOCHS  # it stops once it reaches 99%
     lines = result.summary().splitlines()
-    assert lines[0] == ("Length 20, 7 epochs at most (an epoch: 32 steps of 64 new strings; "
+    assert lines[0] == (f"Length 20, {EPOCHS} epochs at most (an epoch: 32 steps of 64 new strings; "
                         "a model stops once it reaches 99% held-out accuracy)")
     assert (f"Transformer:          answers {result.answer} (right), held-out accuracy 100.0%, "
             f"solved in {solved} epochs") in lines
-    assert result.solved["lstm"] is None and result.history["lstm"].epochs == 7  # the lesson, at this budget
-    assert lines[3].startswith("LSTM: ") and lines[3].endswith("not solved within 7 epochs at this budget")
+    assert result.solved["lstm"] is None and result.history["lstm"].epochs == EPOCHS  # the lesson, at this budget
+    assert result.solved["lstm_fb1"] is None
+    assert lines[3].startswith("LSTM: ") and lines[3].endswith(f"not solved within {EPOCHS} epochs at this budget")
     params = result.params
     assert params["lstm"] == params["lstm_fb1"] and abs(params["transformer"] / params["lstm"] - 1) < 0.1
     assert all(s > 0 for s in result.seconds.values())

@@ -12,8 +12,10 @@ Routes under the hub's prefix for it (/services/course-board/):
 
 The student is whoever the hub says the token belongs to (HubAuth), never a name in the payload. Writes need the
 token in the Authorization header (no cookie: no cross-site request can write). Settings from the environment:
-COURSE_BOARD_DB (storage.open_store's URL), COURSE_BOARD_PORT, and those the hub gives every service.
+COURSE_BOARD_DB (storage.open_store's URL), COURSE_BOARD_PORT, COURSE_BOARD_IP (default 127.0.0.1; Zero to
+JupyterHub: 0.0.0.0 in the hub's pod), and those the hub gives every service.
 """
+import html
 import json
 import os
 import sys
@@ -95,9 +97,11 @@ class PageHandler(Handler):
 
     @web.authenticated
     def get(self):
+        token = self.xsrf_token  # the page's reads of ./api/runs send it: the hub's check of cookie-read fetches
+        token = token.decode() if isinstance(token, bytes) else token
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
-        self.finish(PAGE.read_text(encoding="utf-8"))
+        self.finish(PAGE.read_text(encoding="utf-8").replace("{{xsrf}}", html.escape(token)))
 
 
 class RunsHandler(Handler):
@@ -183,14 +187,15 @@ def make_app(store, prefix=None, hub_api=None, token=None):
 
 
 def main():
-    """Serve the board on COURSE_BOARD_PORT (127.0.0.1), with the store at COURSE_BOARD_DB."""
+    """Serve the board on COURSE_BOARD_IP:COURSE_BOARD_PORT, with the store at COURSE_BOARD_DB."""
     url = os.environ.get("COURSE_BOARD_DB")
     if not url:
         raise ValueError("COURSE_BOARD_DB must be set, e.g. sqlite:////var/lib/course-hub/board.sqlite")
     port = int(os.environ.get("COURSE_BOARD_PORT", "8181"))
     app = make_app(open_store(url))
-    app.listen(port, "127.0.0.1", max_body_size=4 * 2**20)  # larger bodies are cut; over MAX_BYTES refused
-    print(f"course board on 127.0.0.1:{port}, runs in {url}", flush=True)
+    ip = os.environ.get("COURSE_BOARD_IP", "127.0.0.1")
+    app.listen(port, ip, max_body_size=4 * 2**20)  # larger bodies are cut off; above MAX_BYTES refused with a message
+    print(f"course board on {ip}:{port}, runs in {url}", flush=True)
     ioloop.IOLoop.current().start()
 
 

@@ -98,7 +98,7 @@ class Store:
 def open_store(url):
     """The Store at `url`: sqlite:/// and an absolute path (its folder must exist); a ValueError naming the URL otherwise."""
     parts = urlsplit(url)
-    text = parts.path[1:] if parts.path.startswith("//") else parts.path  # sqlite:/// + /absolute/path
+    text = parts.path[1:]  # sqlite:/// and /absolute/path, as JupyterHub's db_url (a relative path is refused)
     if parts.scheme != "sqlite" or parts.netloc or not text.startswith("/") or text == "/":
         raise ValueError(f"COURSE_BOARD_DB must be sqlite:/// and an absolute path, e.g. "
                          f"sqlite:////var/lib/course-hub/board.sqlite, got {url!r}")
