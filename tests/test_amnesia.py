@@ -140,3 +140,16 @@ def test_chance_margin_is_three_binomial_standard_errors_above_chance():
     assert chance_margin(n, k=0) == pytest.approx(p) and chance_margin(4 * n) < chance_margin(n)
     with pytest.raises(ValueError, match="n must be an integer from 1"):
         chance_margin(0)
+
+
+def test_the_panels_cheaper_checks_train_the_same_and_end_on_every_held_out_string():
+    """amnesia_test(eval_strings=n), the live panel's opt-in: the checks while training read n held-out strings, the
+    last one all of them; the training, the answers and the final accuracies are those of the full checks."""
+    full = helpers.amnesia_test(length=6, epochs=2, seed=1)
+    few = helpers.amnesia_test(length=6, epochs=2, seed=1, eval_strings=64)
+    assert few.accuracy == full.accuracy and few.predictions == full.predictions and few.solved == full.solved
+    for v in full.history:
+        assert few.history[v].train_loss == full.history[v].train_loss
+        assert few.history[v].test_acc[-1] == full.history[v].test_acc[-1]
+    with pytest.raises(ValueError, match="eval_strings must be an integer from 1 to 512, got 0"):
+        helpers.amnesia_test(length=6, epochs=1, eval_strings=0)

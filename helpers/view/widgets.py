@@ -15,6 +15,9 @@ from .figures_language import show_showdown
 from .panel import LAYOUT, STYLE, Panel, int_slider, png_text, with_static_copy
 
 
+PANEL_EVAL_STRINGS = 128  # the panel checks its models on 128 held-out strings while training, on all 512 at the end
+
+
 def amnesia_panel(length=(3, 200, 20), epochs=(1, 50, EPOCHS), seed=0, device=None, show=show_amnesia, seeds=None,
                   notebook=None):
     """The amnesia test behind sliders, (min, max, default) for the length and the epochs, and a size menu: one
@@ -29,7 +32,8 @@ def amnesia_panel(length=(3, 200, 20), epochs=(1, 50, EPOCHS), seed=0, device=No
         widget.add_class(f"panel-{name}")  # hooks for browser tests, like the panel's own controls
 
     def run(length, epochs, size, seed=seed):
-        return amnesia_test(length=length, epochs=epochs, seed=seed, device=device, size=size)
+        return amnesia_test(length=length, epochs=epochs, seed=seed, device=device, size=size,
+                            eval_strings=PANEL_EVAL_STRINGS)
     panel = Panel(run, show, length=length, epochs=epochs, extra=extra, estimate=estimate_seconds,
                   title="Amnesia test: who remembers the first letter?")
     if notebook is not None:
