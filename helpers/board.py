@@ -34,7 +34,8 @@ def available():
         return True, url
     if token:
         return False, "no class board: this JupyterHub is not the course's (no COURSE_BOARD_URL)"
-    return False, "no class board here: sharing needs the course's JupyterHub (this is a laptop, Binder or a plain server)"
+    return False, ("no class board here: sharing needs the course's JupyterHub "
+                   "(this is a laptop, Binder or a plain server)")
 
 
 def request(method, path="api/runs", body=None, timeout=TIMEOUT):

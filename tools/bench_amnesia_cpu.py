@@ -33,7 +33,8 @@ def panels():
     """{label: (the panel, its training alone)}: the amnesia panel as it was and as it is now."""
     def before(length, epochs):
         return amnesia_test(length=length, epochs=epochs)
-    old = helpers.Panel(before, show_amnesia, length=(3, 200, 20), epochs=(1, 50, OLD_EPOCHS), estimate=estimate_seconds)
+    old = helpers.Panel(before, show_amnesia, length=(3, 200, 20), epochs=(1, 50, OLD_EPOCHS),
+                        estimate=estimate_seconds)
     return {f"before ({OLD_EPOCHS} epochs, checks on 512)": (old, lambda: before(20, OLD_EPOCHS)),
             f"now ({EPOCHS} epochs, checks on {PANEL_EVAL_STRINGS})": (
                 helpers.amnesia_panel(), lambda: amnesia_test(20, EPOCHS, eval_strings=PANEL_EVAL_STRINGS))}

@@ -75,8 +75,8 @@ def main():
                     cpu.append(line["cpu_seconds"])
                     shares.append(line["share_seconds"])
             rows.append((n, statistics.median(seen), max(seen), statistics.median(cpu)))
-    print(f"\nThe board's answer to a share (3 runs), seen from a kernel: median {statistics.median(shares) * 1e3:.0f} ms, "
-          f"slowest {max(shares) * 1e3:.0f} ms over {len(shares)} shares")
+    print(f"\nThe board's answer to a share (3 runs), seen from a kernel: median "
+          f"{statistics.median(shares) * 1e3:.0f} ms, slowest {max(shares) * 1e3:.0f} ms over {len(shares)} shares")
     print(f"\nThe amnesia panel's default re-run and its share, n students at the same moment, on {cores} cores "
           f"({args.rounds} rounds; latency as each student sees it, through the hub's proxy)")
     print(f"{'students':>8}{'median s':>10}{'slowest s':>11}{'CPU s per run':>15}{'cores per student for < 5 s':>30}")

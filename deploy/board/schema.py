@@ -11,7 +11,8 @@ NOTEBOOKS = ("01", "04", "05", "14")
 # figures_linear.py), one marker each; helpers.board draws with the same (a test checks they agree)
 STYLES = {"rnn": ("Plain RNN", "#8c8c8c", "o"), "lstm": ("LSTM", "#d62728", "s"),
           "lstm_fb1": ("LSTM, forget bias 1", "#ff7f0e", "D"), "transformer": ("Transformer", "#1f77b4", "^"),
-          "lstm_fb3": ("LSTM, forget bias 3", "#9467bd", "X"), "lstm_fb1_lr": ("LSTM, forget bias 1, lr 0.01", "#8c564b", "v"),
+          "lstm_fb3": ("LSTM, forget bias 3", "#9467bd", "X"),
+          "lstm_fb1_lr": ("LSTM, forget bias 1, lr 0.01", "#8c564b", "v"),
           "matrix": ("Matrix memory", "#009e73", "P")}
 MODELS = tuple(STYLES)
 SIZES = ("width", "params", "default")  # the size menu of notebooks 01, 04; 05 and 14 train at one size

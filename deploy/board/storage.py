@@ -96,7 +96,7 @@ class Store:
 
 
 def open_store(url):
-    """The Store at `url`: sqlite:/// and an absolute path (its folder must exist); a ValueError naming the URL otherwise."""
+    """The Store at `url`: sqlite:/// and an absolute path (its folder must exist); else a ValueError naming it."""
     parts = urlsplit(url)
     text = parts.path[1:]  # sqlite:/// and /absolute/path, as JupyterHub's db_url (a relative path is refused)
     if parts.scheme != "sqlite" or parts.netloc or not text.startswith("/") or text == "/":
