@@ -215,3 +215,17 @@ def test_zero_to_jupyterhub_runs_the_board_too():
     assert values["singleuser"]["extraEnv"]["COURSE_BOARD_URL"] == "http://hub:8181/services/course-board/"
     roles = values["hub"]["loadRoles"]
     assert "access:services!service=course-board" in roles["user"]["scopes"]
+
+
+def test_notebook_05s_and_14s_panels_give_runs_the_board_accepts():
+    from helpers.lessons import amnesia as proof
+    grads = proof.gradient_experiment(length=5, epochs=1, variants=("rnn", "lstm_fb1", "transformer"))
+    runs = board.runs_of(grads, "05", seed=0)
+    assert [r["model"] for r in runs] == ["rnn", "lstm_fb1", "transformer"]
+    assert all(schema.check_run(r) == r and r["size"] == "default" for r in runs)
+    r = grads.runs["transformer"]
+    histories = {"Transformer": r.history["transformer"], "Matrix memory": r.history["transformer"]}
+    fourteen = {"length": 5, "epochs": 1, "histories": histories, "params": {"Transformer": 10, "Matrix memory": 12}}
+    runs = board.runs_of(fourteen, "14", seed=3)  # notebook 14's run() returns this dict
+    assert [(r["model"], r["params"], r["seed"]) for r in runs] == [("transformer", 10, 3), ("matrix", 12, 3)]
+    assert all(schema.check_run(r) == r for r in runs)

@@ -50,6 +50,34 @@ def at_once(students, code):
     return out
 
 
+def board_load(hub, students=30, posts=10):
+    """`students` simulated students (hub tokens of their own) post `posts` runs each, all at once: (posts per second
+    held, median and slowest answer in seconds, runs stored)."""
+    import requests
+    tokens = [hub.token_for(f"load{i:02d}") for i in range(students)]
+    barrier, seconds, codes = threading.Barrier(students), [], []
+
+    def one(i, token):
+        barrier.wait()
+        for k in range(posts):
+            run = {"notebook": "04", "model": "transformer", "length": 3 + i, "epochs": 2, "seed": k, "size": "width",
+                   "params": 40000, "accuracy": 1.0, "solved_epoch": 2, "steps_to_90": 64, "seconds": 1.0,
+                   "torch": "2.13.0"}
+            start = time.perf_counter()
+            reply = requests.post(hub.board + "api/runs", json=run, headers={"Authorization": f"token {token}"},
+                                  timeout=30)
+            seconds.append(time.perf_counter() - start)
+            codes.append(reply.status_code)
+    threads = [threading.Thread(target=one, args=(i, t)) for i, t in enumerate(tokens)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - start
+    return len(codes) / wall, statistics.median(seconds), max(seconds), codes.count(201)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, nargs="+", default=[1, 2, 4, 8])
@@ -75,7 +103,11 @@ def main():
                     cpu.append(line["cpu_seconds"])
                     shares.append(line["share_seconds"])
             rows.append((n, statistics.median(seen), max(seen), statistics.median(cpu)))
-    print(f"\nThe board's answer to a share (3 runs), seen from a kernel: median "
+        load = board_load(hub)
+    print(f"\nThe board under load: {load[3]} of 300 posts stored, {load[0]:.0f} posts per second held by 30 "
+          f"students posting 10 runs each at once; an answer took {load[1] * 1e3:.0f} ms (median), "
+          f"{load[2] * 1e3:.0f} ms at most")
+    print(f"The board's answer to a share (3 runs), seen from a kernel: median "
           f"{statistics.median(shares) * 1e3:.0f} ms, slowest {max(shares) * 1e3:.0f} ms over {len(shares)} shares")
     print(f"\nThe amnesia panel's default re-run and its share, n students at the same moment, on {cores} cores "
           f"({args.rounds} rounds; latency as each student sees it, through the hub's proxy)")
