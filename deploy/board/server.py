@@ -107,8 +107,10 @@ class PageHandler(Handler):
 class RunsHandler(Handler):
     """GET the runs, POST a share, DELETE the round's runs (the teacher)."""
 
-    def get(self):
+    def get(self, run_id=None):
         self.student()
+        if run_id is not None:
+            raise web.HTTPError(405, "GET ./api/runs for the runs; ./api/runs/ID takes DELETE only")
         number = self.get_argument("round", None)
         if number is not None and not number.isdigit():
             raise web.HTTPError(400, f"round must be a number, got {number!r}")
@@ -116,8 +118,10 @@ class RunsHandler(Handler):
         self.finish({"round": int(number) if number else self.board.store.current_round(), "runs": runs,
                      "students": len({r["student"] for r in runs}), "models": STYLES})
 
-    def post(self):
+    def post(self, run_id=None):
         name = self.student()
+        if run_id is not None:
+            raise web.HTTPError(405, "POST a share to ./api/runs")
         try:
             runs = parse_share(self.request.body)
         except ValueError as err:
