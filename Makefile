@@ -126,8 +126,9 @@ hub-setup:  ## JupyterHub's proxy (configurable-http-proxy, from npm) for the cl
 hub: $(STAMP) hub-setup  ## a trial class hub (local mode, deploy/README.md): http://127.0.0.1:8000, any name, this machine only
 	PATH=$(CURDIR)/build/hub/node_modules/.bin:$$PATH COURSE_HUB_MODE=local $(BIN)/jupyterhub -f deploy/jupyterhub_config.py
 
-bench-hub: $(STAMP) hub-setup  ## measured, not asserted: the amnesia panel's re-run with 1, 2, 4, 8 students at once
-	$(BIN)/python tools/bench_hub.py $(ARGS)
+bench-hub: $(STAMP) hub-setup  ## measured, not asserted: the amnesia panel's CPU seconds per re-run, then its re-run and share with the class board by 1, 2, 4, 8 students at once
+	$(BIN)/python tools/bench_amnesia_cpu.py
+	PATH=$(CURDIR)/build/hub/node_modules/.bin:$$PATH $(BIN)/python tools/bench_hub.py $(ARGS)
 
 browser-setup:  ## Debian's Chromium and a Tamil font for the browser tests (installed as root when missing)
 	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi tamil; then \

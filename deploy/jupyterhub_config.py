@@ -21,6 +21,8 @@ Settings come from the environment, so one file serves a real server and the tes
     COURSE_HUB_IDLE    seconds without activity before a student's server is stopped (default 3600, 600 to 86400)
     COURSE_CPU         cores per student (default 1, 0.1 to 256; deploy/README.md says how to size it)
     COURSE_MEM         memory per student (default 3G, 1G to 1024G)
+    COURSE_BOARD_PORT  the class board's port on 127.0.0.1 (default 8181, 1024 to 65535): a service of the hub at
+                       /services/course-board/, its runs in COURSE_BOARD_DB (default: board.sqlite in COURSE_HUB_STATE)
     COURSE_HUB_PASSWORD    local mode only: one shared password for a trial, at least 8 characters (default: none,
                            any name and any password, on a loopback address only)
     COURSE_HUB_API_TOKEN   a token (32 characters or more) for a service with admin rights over users and servers
@@ -169,6 +171,21 @@ c.JupyterHub.services = [{"name": "idle-culler",
                           "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={IDLE}"]}]
 c.JupyterHub.load_roles = [{"name": "idle-culler", "services": ["idle-culler"],
                             "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]}]
+
+# The class board (deploy/board/, deploy/README.md): a service of the hub that collects the amnesia panels' shared
+# runs. Every user may reach it, and so may the token of their server (the kernels' JUPYTERHUB_API_TOKEN, with which
+# helpers.board shares); the board reads users (is this one an admin?) and nothing more.
+BOARD = "course-board"
+BOARD_PORT = int(number("COURSE_BOARD_PORT", "8181", 1024, 65535))
+BOARD_URL = f"http://127.0.0.1:{BOARD_PORT}"
+BOARD_DB = os.environ.get("COURSE_BOARD_DB", f"sqlite:///{STATE / 'board.sqlite'}")
+c.JupyterHub.services.append({"name": BOARD, "url": BOARD_URL, "oauth_no_confirm": True,
+                              "command": [sys.executable, str(ROOT / "deploy" / "board" / "server.py")],
+                              "environment": {"COURSE_BOARD_DB": BOARD_DB, "COURSE_BOARD_PORT": str(BOARD_PORT)}})
+c.JupyterHub.load_roles += [{"name": BOARD, "services": [BOARD], "scopes": ["read:users"]},
+                            {"name": "user", "scopes": ["self", f"access:services!service={BOARD}"]}]
+c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server", f"access:services!service={BOARD}"]
+c.Spawner.environment["COURSE_BOARD_URL"] = f"{BOARD_URL}/services/{BOARD}/"
 
 
 def copy_course(home):
@@ -323,4 +340,4 @@ if token:  # a service that creates students, starts their servers and reaches t
     c.JupyterHub.services.append({"name": "course-admin", "api_token": token})
     c.JupyterHub.load_roles.append({"name": "course-admin", "services": ["course-admin"],
                                     "scopes": ["admin:users", "admin:servers", "tokens", "access:servers",
-                                               "list:users"]})
+                                               "list:users", f"access:services!service={BOARD}"]})

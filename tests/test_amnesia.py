@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import helpers
+from helpers.lessons.amnesia import EPOCHS
 
 
 @pytest.mark.slow  # trains the whole amnesia test (about 10 s)
@@ -16,14 +17,15 @@ def test_transformer_learns_recall_at_length_20_with_defaults():
     assert result.predictions["transformer"] == result.answer
     assert result.attention.shape == (4, 20, 20)
     solved = result.solved["transformer"]
-    assert result.history["transformer"].epochs == solved < 7  # it stops once it reaches 99%
+    assert result.history["transformer"].epochs == solved <= EPOCHS  # it stops once it reaches 99%
     lines = result.summary().splitlines()
-    assert lines[0] == ("Length 20, 7 epochs at most (an epoch: 32 steps of 64 new strings; "
+    assert lines[0] == (f"Length 20, {EPOCHS} epochs at most (an epoch: 32 steps of 64 new strings; "
                         "a model stops once it reaches 99% held-out accuracy)")
     assert (f"Transformer:          answers {result.answer} (right), held-out accuracy 100.0%, "
             f"solved in {solved} epochs") in lines
-    assert result.solved["lstm"] is None and result.history["lstm"].epochs == 7  # the lesson, at this budget
-    assert lines[3].startswith("LSTM: ") and lines[3].endswith("not solved within 7 epochs at this budget")
+    assert result.solved["lstm"] is None and result.history["lstm"].epochs == EPOCHS  # the lesson, at this budget
+    assert result.solved["lstm_fb1"] is None
+    assert lines[3].startswith("LSTM: ") and lines[3].endswith(f"not solved within {EPOCHS} epochs at this budget")
     params = result.params
     assert params["lstm"] == params["lstm_fb1"] and abs(params["transformer"] / params["lstm"] - 1) < 0.1
     assert all(s > 0 for s in result.seconds.values())
@@ -138,3 +140,18 @@ def test_chance_margin_is_three_binomial_standard_errors_above_chance():
     assert chance_margin(n, k=0) == pytest.approx(p) and chance_margin(4 * n) < chance_margin(n)
     with pytest.raises(ValueError, match="n must be an integer from 1"):
         chance_margin(0)
+
+
+def test_the_panels_cheaper_checks_train_and_stop_the_same_and_end_on_every_held_out_string():
+    """amnesia_test(eval_strings=n), the live panel's opt-in: the checks while training read n held-out strings (all
+    of them once the few are within reach of the target), the last one all of them; the training, the stops, the
+    answers and the final accuracies are those of the full checks (length 10: two models solve it on the way)."""
+    full = helpers.amnesia_test(length=10, epochs=4, seed=0)
+    few = helpers.amnesia_test(length=10, epochs=4, seed=0, eval_strings=64)
+    assert {v for v, e in full.solved.items() if e is not None} >= {"lstm_fb1", "transformer"}
+    assert few.accuracy == full.accuracy and few.predictions == full.predictions and few.solved == full.solved
+    for v in full.history:
+        assert few.history[v].train_loss == full.history[v].train_loss
+        assert few.history[v].test_acc[-1] == full.history[v].test_acc[-1]
+    with pytest.raises(ValueError, match="eval_strings must be an integer from 1 to 512, got 0"):
+        helpers.amnesia_test(length=6, epochs=1, eval_strings=0)

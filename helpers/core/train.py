@@ -163,8 +163,11 @@ def side_by_side(fn, items, workers=SIDE_BY_SIDE):
 
 @torch.no_grad()
 def evaluate(model, task, device=None):
-    """(loss, accuracy) of `model` on the task's held-out set (notebook 01)."""
+    """(loss, accuracy) of `model` on the task's held-out set; a task with its own `check(model, device)` (the live
+    amnesia panel's cheaper one, notebook 04) is checked with it (notebook 01)."""
     device = device or next(model.parameters()).device
+    if hasattr(task, "check"):
+        return task.check(model, device)
     was_training = model.training
     model.eval()
     logits = model(task.test_x.to(device))

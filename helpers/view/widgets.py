@@ -1,11 +1,13 @@
 """The lessons' panels, built on helpers.view.panel.Panel: the amnesia test (notebooks 01, 04), the generative
-showdown (notebook 13), and Interact, ipywidgets.interact with a static copy (notebook 08)."""
+showdown (notebook 13), Interact, ipywidgets.interact with a static copy (notebook 08), and the Share button of the
+class board (notebooks 01, 04, 05)."""
 import html
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
 from IPython.utils.capture import capture_output
 
+from .. import board
 from ..lessons.amnesia import EPOCHS, WIDTH, amnesia_test, estimate_seconds
 from ..lessons.language import PROMPT, showdown
 from .figures_amnesia import show_amnesia
@@ -13,13 +15,16 @@ from .figures_language import show_showdown
 from .panel import LAYOUT, STYLE, Panel, int_slider, png_text, with_static_copy
 
 
+PANEL_EVAL_STRINGS = 128  # the panel checks its models on 128 held-out strings while training, on all 512 at the end
+
+
 def amnesia_panel(length=(3, 200, 20), epochs=(1, 50, EPOCHS), seed=0, device=None, show=show_amnesia, seeds=None,
-                  mode=None):
+                  notebook=None, mode=None):
     """The amnesia test behind sliders, (min, max, default) for the length and the epochs, and a size menu: one
     width for all, or widths matched by parameter count; `seeds`, a (min, max) pair, adds a seed slider starting at
     `seed` (notebook 04), else every run draws with `seed`. `show(result)` draws a result and returns its summary
-    (default: the curves and the attention; notebook 01 shows the verdicts); `mode` as Panel's. Introduced in
-    notebook 01."""
+    (default: the curves and the attention; notebook 01 shows the verdicts). With `notebook` ("01", "04") the panel
+    gets the class board's Share button (share_bar); `mode` as Panel's. Introduced in notebook 01."""
     extra = {"seed": int_slider("seed", *seeds, seed)} if seeds else {}
     extra["size"] = W.Dropdown(options=[(f"same width ({WIDTH})", "width"), ("same parameter count", "params")],
                                value="width", description="size", style=STYLE)
@@ -27,9 +32,62 @@ def amnesia_panel(length=(3, 200, 20), epochs=(1, 50, EPOCHS), seed=0, device=No
         widget.add_class(f"panel-{name}")  # hooks for browser tests, like the panel's own controls
 
     def run(length, epochs, size, seed=seed):
-        return amnesia_test(length=length, epochs=epochs, seed=seed, device=device, size=size)
-    return Panel(run, show, length=length, epochs=epochs, extra=extra, estimate=estimate_seconds,
-                 title="Amnesia test: who remembers the first letter?", mode=mode)
+        return amnesia_test(length=length, epochs=epochs, seed=seed, device=device, size=size,
+                            eval_strings=PANEL_EVAL_STRINGS)
+    panel = Panel(run, show, length=length, epochs=epochs, extra=extra, estimate=estimate_seconds,
+                  title="Amnesia test: who remembers the first letter?", mode=mode)
+    if notebook is not None:
+        share_bar(panel, notebook, seed)
+    return panel
+
+
+class ShareBar(W.HBox):
+    """The class board's Share button under a panel: it sends the panel's last result in the background and says
+    "shared" or why not; without the course's hub, no button, one line saying why (notebooks 01, 04, 05)."""
+
+    def __init__(self, panel, notebook, seed=0):
+        self.panel, self.notebook, self.seed = panel, notebook, seed
+        self.message = W.HTML()
+        self.last_message = ""
+        ok, why = board.available()
+        self.button = W.Button(description="Share", icon="share", tooltip="send the last result to the class board")
+        self.button.add_class("panel-share")
+        self.button.on_click(lambda _: self.press())
+        self.message.add_class("panel-share-message")
+        self._say("" if ok else why)
+        super().__init__([self.button, self.message] if ok else [self.message])
+
+    def press(self):
+        """Share the panel's last finished result, in the background; the button waits for the answer."""
+        result = self.panel.result
+        if result is None:
+            return self._say("nothing to share yet: run the panel first", error=True)
+        try:
+            runs = board.runs_of(result, self.notebook, self.seed)
+        except (KeyError, AttributeError, TypeError, ValueError) as err:
+            return self._say(f"not shared: this result cannot be read ({type(err).__name__}: {err})", error=True)
+        self.button.disabled = True
+        self._say(f"sharing {len(runs)} runs (length {runs[0]['length']})…")
+        return board.share(runs, done=self._done)
+
+    def _done(self, message, ok):
+        self.button.disabled = False
+        self._say(message, error=not ok)
+
+    def _say(self, text, error=False):
+        color = "#b00020" if error else "#555"
+        self.message.value = f"<span style='color:{color}'>{html.escape(text)}</span>"
+        self.last_message = text
+
+
+def share_bar(panel, notebook, seed=0):
+    """Put the class board's ShareBar under `panel`'s message line (notebooks 01, 04, 05); returns the bar."""
+    bar = ShareBar(panel, notebook, seed)
+    children = list(panel.children)
+    children.insert(children.index(panel.message) + 1, bar)
+    panel.children = tuple(children)
+    panel.share_bar = bar
+    return bar
 
 
 def showdown_panel(length=(1, 17, 15), epochs=(1, 40, 20), prompt=PROMPT, temperature=0.0, seed=0, device=None,

@@ -19,11 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy" / "jupyterhub_config.py"
 PROXY_BIN = ROOT / "build" / "hub" / "node_modules" / ".bin"   # `make hub-setup`: configurable-http-proxy from npm
 
-# notebook 04's panel at its defaults (length 20, 7 epochs, seed 0, same width): one line of JSON with the results
+# notebook 04's panel at its defaults (length 20, 2 epochs, seed 0, same width): one line of JSON with the results
 AMNESIA_RUN = """
 import json, time, helpers
 start, cpu = time.perf_counter(), time.process_time()
-r = helpers.amnesia_test(length=20, epochs=7, seed=0)
+r = helpers.amnesia_test(length=20, seed=0)
 print(json.dumps({"accuracy": r.accuracy, "predictions": r.predictions, "seconds": time.perf_counter() - start,
                   "cpu_seconds": time.process_time() - cpu}))
 """
@@ -45,13 +45,15 @@ def proxy_command():
 class Hub:
     """The course's JupyterHub in local mode (deploy/jupyterhub_config.py), on free ports under `state`."""
 
-    def __init__(self, state, cpu="1", mem="3G", password="course-password"):
-        self.state, self.password = Path(state), password
-        self.port, self.token = free_port(), secrets.token_hex(16)
+    def __init__(self, state, cpu="1", mem="3G", password="course-password", admins=()):
+        self.state, self.password, self.admins = Path(state), password, tuple(admins)
+        self.admin_password = secrets.token_hex(16)  # the shared-password login lets admins in with their own
+        self.port, self.token, self.board_port = free_port(), secrets.token_hex(16), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.board = f"{self.url}/services/course-board/"  # the class board, through the hub's proxy
         self.env = {**os.environ, "COURSE_HUB_MODE": "local", "COURSE_HUB_STATE": str(self.state),
                     "COURSE_HUB_URL": self.url, "COURSE_HUB_API_TOKEN": self.token, "COURSE_HUB_PASSWORD": password,
-                    "COURSE_CPU": cpu, "COURSE_MEM": mem,
+                    "COURSE_CPU": cpu, "COURSE_MEM": mem, "COURSE_BOARD_PORT": str(self.board_port),
                     "PATH": f"{Path(proxy_command()).parent}:{Path(sys.executable).parent}:{os.environ['PATH']}"}
         self.process, self.log, self._log_file = None, self.state / "hub.log", None
 
@@ -59,7 +61,10 @@ class Hub:
         """Start the hub and wait until its API answers."""
         self.state.mkdir(parents=True, exist_ok=True)
         args = [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG), f"--JupyterHub.hub_bind_url=http://127.0.0.1:{free_port()}",
-                f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{free_port()}"]
+                f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{free_port()}",
+                # the teacher of a test: on the command line, as local mode refuses COURSE_HUB_ADMINS
+                *(f"--Authenticator.admin_users={name}" for name in self.admins),
+                *([f"--SharedPasswordAuthenticator.admin_password={self.admin_password}"] if self.admins else [])]
         self._log_file = open(self.log, "w")  # closed by stop()
         self.process = subprocess.Popen(args, cwd=self.state, env=self.env, stdout=self._log_file,
                                         stderr=subprocess.STDOUT)
@@ -90,6 +95,18 @@ class Hub:
         """A call to the hub's REST API as the course-admin service."""
         return requests.request(method, f"{self.url}/hub/api{path}", timeout=30,
                                 headers={"Authorization": f"token {self.token}"}, **kwargs)
+
+    def token_for(self, name):
+        """A hub API token of user `name` (made if missing) that reaches the class board, as the kernels' does."""
+        self.api("post", f"/users/{name}")
+        reply = self.api("post", f"/users/{name}/tokens",
+                         json={"scopes": ["access:services!service=course-board"], "note": "board test"})
+        reply.raise_for_status()
+        return reply.json()["token"]
+
+    def wait_for_board(self, timeout=90):
+        """Wait until the class board answers through the proxy (the hub starts it, and restarts it when it dies)."""
+        self._wait(lambda: requests.get(self.board + "api/health", timeout=5).ok, timeout, "the class board")
 
     def _wait(self, ready, timeout, what):
         deadline = time.monotonic() + timeout
