@@ -40,5 +40,6 @@ def plot_capacity(table, chance, ax=None):
     ax.set(xscale="log", xlabel="key-value pairs in the string", ylabel="held-out accuracy", ylim=(-0.02, 1.05),
            title="associative recall, trained: a fixed state against a cache that grows")
     ax.set_xticks(pairs, [str(p) for p in pairs])
-    ax.legend(fontsize=9)
+    ax.minorticks_off()  # the pairs' own labels only
+    ax.legend(fontsize=9, loc="lower left")
     return ax
