@@ -59,6 +59,7 @@ def test_one_badge_per_notebook_in_the_readme_and_both_course_maps_all_one_slug(
     for text, tables in ((readme, 1), (course_map, 2)):  # notebook 01: the Tamil map and its English copy
         links = BADGE_LINK.findall(text)
         assert links == [(repo, branch, name) for name in names] * tables
+    assert colab.BADGE in readme and "https://" not in course_map.replace("](https://", "")  # 01 fetches nothing
     for name, nb in notebooks().items():
         assert f'"git+https://github.com/{repo}@{branch}"' in setup_source(nb), name
 

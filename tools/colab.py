@@ -91,8 +91,9 @@ def notebook_names():
     return sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
-def with_colab_column(text, repo, branch):
-    """Every notebook table in `text` (a header `| # | notebook |...`) with a last column "Colab" of badges."""
+def with_colab_column(text, repo, branch, image=True):
+    """Every notebook table in `text` (a header `| # | notebook |...`) with a last column "Colab" of badges: Colab's
+    badge image (the README), or a text link that fetches nothing (notebook 01, which the course shows offline)."""
     names = {name[:2]: name for name in notebook_names()}
     lines, had = text.split("\n"), None  # had: None outside a notebook table, else whether it has the column already
     for i, line in enumerate(lines):
@@ -104,7 +105,8 @@ def with_colab_column(text, repo, branch):
         elif had is not None and (row := ROW.match(line)) and row["number"] in names:
             body = line.rsplit(" | ", 1)[0] if had else line.removesuffix(" |")
             url = colab_url(repo, branch, names[row["number"]])
-            lines[i] = f"{body} | [![Open in Colab]({BADGE})]({url}) |"
+            label = f"![Open in Colab]({BADGE})" if image else "Open in Colab"
+            lines[i] = f"{body} | [{label}]({url}) |"
         elif not line.startswith("|"):
             had = None
     return "\n".join(lines)
@@ -149,7 +151,7 @@ def notebook_text(path, repo, branch):
         for cell in nb["cells"]:
             text = "".join(cell["source"])
             if cell["cell_type"] == "markdown" and "| # | Notebook |" in text:
-                cell["source"] = lines_of(with_colab_column(text, repo, branch))
+                cell["source"] = lines_of(with_colab_column(text, repo, branch, image=False))
     return json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
 
 
