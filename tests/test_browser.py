@@ -412,17 +412,22 @@ def test_make_lab_opens_notebook_01_of_the_working_copy_without_the_news_prompt(
     page.close()
 
 
-@pytest.fixture(scope="module")
-def voila_app(tmp_path_factory):
-    """Notebook 04 served as a standalone app by Voilà (what `make app NB=04` runs); yields its URL."""
-    root = tmp_path_factory.mktemp("voila")
+def serve_voila(root, env=None):
+    """Notebook 04 served by Voilà, its log in `root` (`env`: the server's environment): yields its URL."""
     port = free_port()
     cmd = [sys.executable, "-m", "voila", "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
            "--Voila.port_retries=0", str(ROOT / "notebooks" / AMNESIA)]
     base = f"http://127.0.0.1:{port}"
-    server, log = start_server(cmd, root / "voila.log", f"{base}/voila/api/shutdown", "Voilà", cwd=ROOT / "notebooks")
+    server, log = start_server(cmd, root / "voila.log", f"{base}/voila/api/shutdown", "Voilà", cwd=ROOT / "notebooks",
+                               env=env)
     yield base
     stop_server(server, log)
+
+
+@pytest.fixture(scope="module")
+def voila_app(tmp_path_factory):
+    """Notebook 04 served as a standalone app by Voilà (what `make app NB=04` runs); yields its URL."""
+    yield from serve_voila(tmp_path_factory.mktemp("voila"))
 
 
 def test_voila_app_hides_the_code_and_its_slider_reruns(voila_app, browser):

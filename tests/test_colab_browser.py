@@ -6,8 +6,8 @@ import secrets
 import sys
 
 import pytest
-from test_browser import (AMNESIA, ROOT, browser, free_port, open_page, panel_says, start_server,  # noqa: F401
-                          stop_server, summary_text)
+from test_browser import (AMNESIA, ROOT, browser, free_port, open_page, panel_says, serve_voila,  # noqa: F401
+                          start_server, stop_server, summary_text)
 
 pytestmark = pytest.mark.browser
 FOREGROUND = {**os.environ, "COURSE_PANEL_MODE": "foreground"}
@@ -38,15 +38,7 @@ def foreground_lab(tmp_path_factory):
 @pytest.fixture(scope="module")
 def foreground_voila(tmp_path_factory):
     """Notebook 04 as a Voilà app with the panels in the foreground; yields its URL."""
-    root = tmp_path_factory.mktemp("foreground-voila")
-    port = free_port()
-    cmd = [sys.executable, "-m", "voila", "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
-           "--Voila.port_retries=0", str(ROOT / "notebooks" / AMNESIA)]
-    base = f"http://127.0.0.1:{port}"
-    server, log = start_server(cmd, root / "voila.log", f"{base}/voila/api/shutdown", "Voilà", cwd=ROOT / "notebooks",
-                               env=FOREGROUND)
-    yield base
-    stop_server(server, log)
+    yield from serve_voila(tmp_path_factory.mktemp("foreground-voila"), env=FOREGROUND)
 
 
 def nudge_left(page):
