@@ -132,6 +132,12 @@ WRONG = {
                 (lambda x: torch.softmax(x, 0), "over the last dimension")],
     "split_heads": [(lambda x, h: split(x, h, "BhTd"), "view as (B, T, h, d_h)"),
                     (lambda x, h: split(x, h, "BThd"), "one more step: transpose(1, 2)")],
+    "unscaled_weights": [(lambda Q, K: (Q @ K.T / Q.size(-1) ** 0.5).masked_fill(
+                             ~torch.ones(len(Q), len(Q), dtype=torch.bool).tril(), float("-inf")).softmax(-1),
+                          "leave the division out"),
+                         (lambda Q, K: (Q @ K.T).softmax(-1), "hide the future"),
+                         (lambda Q, K: (Q @ K.T).masked_fill(~torch.ones(len(Q), len(Q), dtype=torch.bool).tril(),
+                                                               float("-inf")).softmax(0), "over the last dimension")],
     "greedy_tokens": [(lambda f, p, n: greedy_variant(f, p, n, row=0), "LAST position"),
                       (lambda f, p, n: greedy_variant(f, p, n)[len(p):], "prompt followed by")],
     "cross_entropy": [(lambda lg, t: F.cross_entropy(lg, t, reduction="sum"), "(mean), not the sum"),

@@ -170,13 +170,38 @@ def tokens_and_heads(gen):
       "பிறகு T, h-ஐ இடம் மாற்றுங்கள் (transpose(1, 2))",
       "each token's d numbers are split into heads: view as (B, T, h, d_h), then swap T and h (transpose(1, 2))")),
     (lambda out, ref, a: same(out, ref.transpose(1, 2)),
-     ("இன்னும் ஒரு படி: head-களை T-க்கு முன் வைக்க transpose(1, 2)",
+     ("இன்னும் ஒன்று: head-களை T-க்கு முன் வைக்க transpose(1, 2)",
       "one more step: transpose(1, 2) puts the heads before T")),
 ])
 def split_heads(x, n_heads):
     """Notebook 09: x (B, T, d) split into n_heads heads -> (B, h, T, d/h), as multi-head attention does."""
     B, T, d = x.shape
     return x.view(B, T, n_heads, d // n_heads).transpose(1, 2)  # (B, h, T, d_h)
+
+
+def queries_and_keys(gen):
+    T, d = randint(gen, 3, 7), 4 * randint(gen, 2, 4)
+    return randn(gen, T, d, scale=1.5), randn(gen, T, d, scale=1.5)
+
+
+def causal_weights(Q, K, scale):
+    """softmax of Q·Kᵀ/scale (T, T) with the future masked."""
+    T = Q.size(0)
+    return (Q @ K.T / scale).masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf")).softmax(-1)
+
+
+@exercise("09", queries_and_keys, "the causal attention weights without the division", shape="(T, T)", hints=[
+    (lambda out, ref, a: same(out, causal_weights(*a, math.sqrt(a[0].size(-1)))),
+     ("இந்த model √d_k-ஆல் வகுப்பதில்லை: வகுத்தலை நீக்குங்கள்",
+      "this model does not divide by √d_k: leave the division out")),
+    (lambda out, ref, a: same(out, (a[0] @ a[1].T).softmax(-1)),
+     ("எதிர்காலத்தை மறையுங்கள்: softmax-க்கு முன் diagonal-க்கு மேலே -inf",
+      "hide the future: -inf above the diagonal, before the softmax")),
+    (lambda out, ref, a: not rows_sum_to_one(out), SOFTMAX_DIM),
+])
+def unscaled_weights(Q, K):
+    """Notebook 09: the causal attention weights of Q, K (T, d) without dividing by √d: softmax(mask(Q·Kᵀ))."""
+    return causal_weights(Q, K, 1.0)
 
 
 # -- 11 -----------------------------------------------------------------------------------------------------------
