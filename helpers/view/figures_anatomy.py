@@ -41,7 +41,7 @@ def draw_chain_and_web(n, axes=None, causal=False):
     return axes
 
 
-def arc_diagram(weights, tokens, ax=None, min_weight=0.05, color="#1f77b4", future_color="#ff7f0e", title=None,
+def arc_diagram(weights, tokens, ax=None, min_weight=0.05, color="#0072B2", future_color="#E69F00", title=None,
                 top_k=None, fontsize=11):
     """Attention as arcs query -> key (width = weight, `future_color` when the key is later); dots = self-weight.
     Each query draws its arcs to the keys with weight >= `min_weight`, at most its `top_k` largest (None: all).
@@ -60,7 +60,7 @@ def arc_diagram(weights, tokens, ax=None, min_weight=0.05, color="#1f77b4", futu
             span = abs(q - k)
             ax.add_patch(Arc(((q + k) / 2, 0), span, span * 0.9, theta1=0, theta2=180,
                              color=future_color if k > q else color,
-                             lw=0.4 + 5 * w[q, k], alpha=min(1.0, 0.15 + w[q, k])))
+                             lw=0.8 + 5 * w[q, k], alpha=min(1.0, 0.4 + w[q, k])))
     ax.scatter(range(T), np.zeros(T), s=20 + 300 * np.diag(w), color="#444444", zorder=3)
     for t, tok in enumerate(tokens):
         ax.annotate(tok, (t, -0.15), ha="right", va="top", rotation=60, fontsize=fontsize)
@@ -68,5 +68,5 @@ def arc_diagram(weights, tokens, ax=None, min_weight=0.05, color="#1f77b4", futu
            xticks=[], yticks=[])
     ax.axis("off")
     if title:
-        ax.set_title(title, fontsize=max(fontsize, 11))
+        ax.set_title(title)
     return ax
