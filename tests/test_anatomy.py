@@ -119,6 +119,11 @@ def test_drawings():
     assert len(arcs) == 3  # 0.3, 0.5 and 0.2; 0.01 is below min_weight
     orange = to_rgb("orange")
     assert sum(tuple(p.get_edgecolor()[:3]) == orange for p in arcs) == 1  # only a looks ahead (at b)
+    w3 = np.array([[0.4, 0.35, 0.25], [0.3, 0.4, 0.3], [0.3, 0.3, 0.4]])
+    top = figures.arc_diagram(w3, ["a", "b", "c"], top_k=1)
+    assert len([p for p in top.patches if isinstance(p, Arc)]) == 3  # one arc per query: its largest other key
     with pytest.raises(ValueError, match="square grid"):
         figures.arc_diagram(np.ones((2, 3)), ["a", "b"])
+    with pytest.raises(ValueError, match="top_k"):
+        figures.arc_diagram(w3, ["a", "b", "c"], top_k=0)
     plt.close("all")

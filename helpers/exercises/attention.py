@@ -138,6 +138,20 @@ def qkv_attention(Q, K, V):
     return F.scaled_dot_product_attention(Q, K, V)
 
 
+@exercise("08", qkv, "softmax(Q·Kᵀ)·V, with no √d", shape="(B, T, d_v)", hints=[
+    (lambda out, ref, a: same(out, F.scaled_dot_product_attention(*a)),
+     ("இது √d-உடன் உள்ள attention: இந்த model-இல் √d-ஆல் வகுக்க வேண்டாம்",
+      "that is the attention with √d: in this model, do not divide by √d")),
+    (lambda out, ref, a: as_tensor(out).shape[-1] == a[1].shape[-2],
+     ("இவை weight-கள்: அவற்றை V-ஆல் பெருக்குங்கள்", "those are the weights: multiply them by V")),
+    (lambda out, ref, a: same(out, F.softmax(raw_scores(*a[:2]), -2) @ a[2]), SOFTMAX_DIM),
+])
+def unscaled_attention(Q, K, V):
+    """Notebook 08 (a changed model): softmax(Q·Kᵀ)·V without the division by √d; Q, K (B, T, d), V (B, T, d_v)
+    -> (B, T, d_v)."""
+    return F.scaled_dot_product_attention(Q, K, V, scale=1.0)
+
+
 # -- 09 -----------------------------------------------------------------------------------------------------------
 
 def large_scores(gen):

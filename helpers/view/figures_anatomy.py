@@ -41,28 +41,32 @@ def draw_chain_and_web(n, axes=None, causal=False):
     return axes
 
 
-def arc_diagram(weights, tokens, ax=None, min_weight=0.05, color="#1f77b4", future_color="#ff7f0e", title=None):
+def arc_diagram(weights, tokens, ax=None, min_weight=0.05, color="#0072B2", future_color="#E69F00", title=None,
+                top_k=None, fontsize=11):
     """Attention as arcs query -> key (width = weight, `future_color` when the key is later); dots = self-weight.
+    Each query draws its arcs to the keys with weight >= `min_weight`, at most its `top_k` largest (None: all).
     Introduced in notebook 07."""
     w = np.asarray(weights, dtype=float)
     if w.ndim != 2 or w.shape != (len(tokens), len(tokens)):
         raise ValueError(f"weights must be a square grid of shape ({len(tokens)}, {len(tokens)}), got {w.shape}")
+    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k must be None or an int >= 1, got {top_k!r}")
     if ax is None:
         _, ax = subplots(figsize=(min(2 + 0.7 * len(tokens), 14), 3.2))
     T = len(tokens)
     for q in range(T):
-        for k in range(T):
-            if q != k and w[q, k] >= min_weight:
-                span = abs(q - k)
-                ax.add_patch(Arc(((q + k) / 2, 0), span, span * 0.9, theta1=0, theta2=180,
-                                 color=future_color if k > q else color,
-                                 lw=0.4 + 5 * w[q, k], alpha=min(1.0, 0.15 + w[q, k])))
+        others = sorted((k for k in range(T) if k != q and w[q, k] >= min_weight), key=lambda k: -w[q, k])
+        for k in others[:top_k]:
+            span = abs(q - k)
+            ax.add_patch(Arc(((q + k) / 2, 0), span, span * 0.9, theta1=0, theta2=180,
+                             color=future_color if k > q else color,
+                             lw=0.8 + 5 * w[q, k], alpha=min(1.0, 0.4 + w[q, k])))
     ax.scatter(range(T), np.zeros(T), s=20 + 300 * np.diag(w), color="#444444", zorder=3)
     for t, tok in enumerate(tokens):
-        ax.annotate(tok, (t, -0.15), ha="right", va="top", rotation=45, fontsize=9)
-    ax.set(xlim=(-0.8, T - 0.2), ylim=(-1.2 - 0.08 * max(len(t) for t in tokens), max(1.0, 0.47 * (T - 1))),
+        ax.annotate(tok, (t, -0.15), ha="right", va="top", rotation=60, fontsize=fontsize)
+    ax.set(xlim=(-0.8, T - 0.2), ylim=(-1.2 - 0.1 * max(len(t) for t in tokens), max(1.0, 0.47 * (T - 1))),
            xticks=[], yticks=[])
     ax.axis("off")
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
     return ax
