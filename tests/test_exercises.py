@@ -60,6 +60,13 @@ def mem(n, h, b, by):
     return b * h * n * n * by
 
 
+def shift_quarter(bias, shift, q):
+    """bias (4H,) with `shift` added to quarter q (0 input, 1 forget, 2 candidate, 3 output)."""
+    out, H = bias.clone(), len(bias) // 4
+    out[q * H:(q + 1) * H] += shift
+    return out
+
+
 # each exercise: typical wrong answers and a words of the hint each must produce (English side)
 WRONG = {
     "first_letter_accuracy": [
@@ -91,6 +98,11 @@ WRONG = {
         (lambda *a: (lstm_variant(*a)[0], lstm_variant(*a)[1] + 1),
          "value 2: the values differ from torch.nn.LSTMCell"),
     ],
+    "with_forget_bias": [(lambda b, s: shift_quarter(b, s, 0), "the input gate's part"),
+                         (lambda b, s: shift_quarter(b, s, 2), "the candidate's part"),
+                         (lambda b, s: shift_quarter(b, s, 3), "the output gate's part"),
+                         (lambda b, s: b + s, "forget gate's quarter only"),
+                         (lambda b, s: b.clone(), "did not change")],
     "recall_accuracy": [(lambda p, s: acc(p, s[:, -1]).mean().item(), "FIRST letter"),
                         (lambda p, s: acc(p, s[:, 0]), "mean over the batch"),
                         (lambda p, s: acc(p, s[:, 0]).sum().item(), "that is a count")],

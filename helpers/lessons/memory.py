@@ -64,3 +64,16 @@ def train_recall(length, epochs, model_cfg, seed=0, device=None, attend=None):
         with_attention(model, attend)
     history = train(model, task, TrainConfig(epochs=epochs, seed=seed, device=device))
     return model.cpu(), history, task
+
+
+SECONDS_PER_EPOCH_LETTER = 0.04  # notebook 03's panel (the LSTM, then the Transformer): seconds per epoch and letter
+
+
+def belt_estimate_seconds(length, epochs):
+    """About how long notebook 03's panel takes (the LSTM and the Transformer on first-letter recall, measured at
+    length 16, 20 epochs: about 13 s on a 2-core CPU), in seconds."""
+    if not isinstance(length, int) or not 2 <= length <= 1000:
+        raise ValueError(f"length must be a whole number from 2 to 1000, got {length!r}")
+    if not isinstance(epochs, int) or not 1 <= epochs <= 1000:
+        raise ValueError(f"epochs must be a whole number from 1 to 1000, got {epochs!r}")
+    return SECONDS_PER_EPOCH_LETTER * epochs * length
