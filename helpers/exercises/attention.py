@@ -37,7 +37,7 @@ def mha_params(d_model, n_heads):
     (lambda out, ref, a: same(out[0], a[0] ** 2),
      ("n² score-களில் ஒவ்வொன்றும் d நீள dot product: × d", "each of the n² scores is a dot product of length d: × d")),
     (lambda out, ref, a: same(out[1], a[0] * a[1]),
-     ("n step-களில் ஒவ்வொன்றும் d×d matrix-ஐ ஒரு vector-ஆல் பெருக்குகிறது: step-க்கு d²",
+     ("n படிகளில் ஒவ்வொன்றும் d×d matrix-ஐ ஒரு vector-ஆல் பெருக்குகிறது: படிக்கு d²",
       "each of the n steps multiplies a d×d matrix by a vector: d² per step")),
 ])
 def table1_ops(n, d):
@@ -74,7 +74,8 @@ def _no_final_norm(model, x):
      ("இது position-களுடன் கூடிய model-தான்: model.pos-ஐக் கூட்டாமல், model.tok(x)-இலிருந்து தொடங்குங்கள்",
       "that is the model with its positions: start from model.tok(x) and add no model.pos")),
     (lambda out, ref, a: same(out, _no_final_norm(*a)),
-     ("Head-க்கு முன் கடைசி LayerNorm (model.ln_f) விடுபட்டது", "the final LayerNorm (model.ln_f) before the head is missing")),
+     ("Head-க்கு முன் கடைசி LayerNorm (model.ln_f) விடுபட்டது",
+      "the final LayerNorm (model.ln_f) before the head is missing")),
 ], errors=[
     ("not tuple", ("ஒவ்வொரு block-உம் (h, weights) என்ற இரண்டைத் தருகிறது: h, _ = block(h)",
                                    "each block returns two things, (h, weights): h, _ = block(h)")),

@@ -9,10 +9,13 @@ from ..core.checks import check_int
 from .plots import COLORS, subplots
 
 
+ROUTE = "k"  # token 1's route to the last output, in both drawings
+
+
 def draw_chain_and_web(n, axes=None, causal=False):
     """The LSTM's chain beside attention's web, every output box coloured and numbered by the step at which it can
     be computed: h_t waits for h_(t-1), so the chain's boxes read 1, 2, ..., n; every y_t reads the inputs directly,
-    so the web's all read 1. Token 1's route to the last output in red. Introduced in notebook 06."""
+    so the web's all read 1. Token 1's route to the last output in ROUTE's colour (black). Introduced in notebook 06."""
     check_int("n", n, 2, 64)
     if axes is None:
         _, axes = subplots(1, 2, figsize=(11, 3.4))
@@ -39,14 +42,14 @@ def draw_chain_and_web(n, axes=None, causal=False):
         chain.plot([t, t], [0, 1], color="#999999", lw=1, zorder=1)
         if t + 1 < n and n <= 16:
             chain.annotate("", (t + 1 - 0.15, 1), (t + 0.15, 1),
-                           arrowprops={"arrowstyle": "->", "color": "#d62728", "lw": 1.5})
-    chain.plot([0, 0], [0, 1], color="#d62728", lw=2.5, zorder=2)
+                           arrowprops={"arrowstyle": "->", "color": COLORS["lstm"], "lw": 1.5})
+    chain.plot([0, 0], [0, 1], color=ROUTE, lw=2.5, zorder=2)
     chain.set_title(f"recurrent: {n} dependent steps (h{n} waits for h{n - 1}, ...)", fontsize=11)
     boxes(web, [1] * n, "y")
     pairs = [(i, j) for j in xs for i in (xs[:j + 1] if causal else xs)]  # output j reads input i
-    web.add_collection(LineCollection([[(i, 0), (j, 1)] for i, j in pairs], colors="#1f77b4",
+    web.add_collection(LineCollection([[(i, 0), (j, 1)] for i, j in pairs], colors=COLORS["transformer"],
                                       linewidths=0.8, alpha=max(0.08, min(0.6, 6 / n)), zorder=1))
-    web.plot([0, n - 1], [0, 1], color="#d62728", lw=2.5, zorder=2)
+    web.plot([0, n - 1], [0, 1], color=ROUTE, lw=2.5, zorder=2)
     mask = ", causal mask" if causal else ""
     web.set_title(f"self-attention{mask}: all {n} outputs in step 1", fontsize=11)
     if not labelled:
