@@ -109,6 +109,10 @@ WRONG = {
     "above_chance": [(lambda a, n, c: a > c, "margin of 3 standard errors"),
                      (lambda a, n, c: a <= c + 3 * math.sqrt(c * (1 - c) / n), "inverted"),
                      (lambda a, n, c: (a > c + 3 * math.sqrt(c * (1 - c) / n)).float(), "True/False (bool) values")],
+    "forward_without_positions": [(lambda m, x: m(x), "the model with its positions"),
+                                  (lambda m, x: m.head(m.blocks[0](m.tok(x))[0]) if len(m.blocks) == 1
+                                   else m.head(m.blocks[1](m.blocks[0](m.tok(x))[0])[0]), "final LayerNorm"),
+                                  (lambda m, x: m.head(m.ln_f(m.blocks[0](m.tok(x)))), "h, _ = block(h)")],
     "steps_to_vanish": [(lambda f, th: math.floor(math.log(th) / math.log(f)), "round up"),
                         (lambda f, th: math.ceil(math.log(f) / math.log(th)), "inverted"),
                         (lambda f, th: math.ceil(math.log(th) / math.log(f)) + 1,

@@ -37,12 +37,56 @@ def mha_params(d_model, n_heads):
     (lambda out, ref, a: same(out[0], a[0] ** 2),
      ("n² score-களில் ஒவ்வொன்றும் d நீள dot product: × d", "each of the n² scores is a dot product of length d: × d")),
     (lambda out, ref, a: same(out[1], a[0] * a[1]),
-     ("n step-களில் ஒவ்வொன்றும் d×d matrix-ஐ ஒரு vector-ஆல் பெருக்குகிறது: step-க்கு d²",
+     ("n படிகளில் ஒவ்வொன்றும் d×d matrix-ஐ ஒரு vector-ஆல் பெருக்குகிறது: படிக்கு d²",
       "each of the n steps multiplies a d×d matrix by a vector: d² per step")),
 ])
 def table1_ops(n, d):
     """Notebook 06: Table 1's operations per layer at length n and width d -> (self-attention, recurrent)."""
     return n * n * d, n * d * d
+
+
+def small_transformer(gen):
+    """A random small course Transformer (seeded from `gen`, torch's global generator untouched) and letters (B, T)."""
+    from ..core.models import ModelConfig, TransformerModel
+    d, heads = 8 * randint(gen, 1, 3), randint(gen, 1, 2)
+    with torch.random.fork_rng():
+        torch.manual_seed(randint(gen, 0, 10**6))
+        model = TransformerModel(ModelConfig(d_model=d, n_heads=heads, n_layers=randint(gen, 1, 2), max_len=16))
+        with torch.no_grad():
+            model.pos.weight.mul_(5)  # positions that matter: leaving them in shows
+    return model, torch.randint(0, 26, (randint(gen, 1, 3), randint(gen, 3, 9)), generator=gen)
+
+
+def _with_positions(model, x):
+    return model(x)
+
+
+def _no_final_norm(model, x):
+    h = model.tok(x)
+    for block in model.blocks:
+        h = block(h)[0]
+    return model.head(h)
+
+
+@exercise("06", small_transformer, "the course's Transformer with its position vectors left out", shape="(B, T, 26)",
+          hints=[
+    (lambda out, ref, a: same(out, _with_positions(*a)),
+     ("இது position-களுடன் கூடிய model-தான்: model.pos-ஐக் கூட்டாமல், model.tok(x)-இலிருந்து தொடங்குங்கள்",
+      "that is the model with its positions: start from model.tok(x) and add no model.pos")),
+    (lambda out, ref, a: same(out, _no_final_norm(*a)),
+     ("Head-க்கு முன் கடைசி LayerNorm (model.ln_f) விடுபட்டது",
+      "the final LayerNorm (model.ln_f) before the head is missing")),
+], errors=[
+    ("not tuple", ("ஒவ்வொரு block-உம் (h, weights) என்ற இரண்டைத் தருகிறது: h, _ = block(h)",
+                                   "each block returns two things, (h, weights): h, _ = block(h)")),
+])
+def forward_without_positions(model, x):
+    """Notebook 06: the logits (B, T, 26) of the course's Transformer `model` for letters x (B, T), its position
+    vectors left out: token vectors only, then the blocks, the final LayerNorm and the head."""
+    h = model.tok(x)  # (B, T, d): no model.pos
+    for block in model.blocks:
+        h, _ = block(h)
+    return model.head(model.ln_f(h))
 
 
 # -- 07 -----------------------------------------------------------------------------------------------------------
