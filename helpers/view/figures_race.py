@@ -8,10 +8,14 @@ from matplotlib.ticker import MaxNLocator
 
 from ..lessons.race import LAYER_NAMES, LAYERS, WAY_NAMES, WAYS, format_seconds, predicted_ratio
 from ..lessons.amnesia import NAMES
-from .plots import COLORS, subplots
+from .plots import COLORS, MARKERS, STYLES, style, subplots
 
 
-LAYER_COLORS = {"lstm": "#d62728", "attention": "#1f77b4", "sdpa": "#2ca02c"}  # LSTM red, Transformer blue
+# The layers drawn in the colours, line styles and markers of their models (helpers.view.plots): the LSTM layer as the
+# LSTM, both attention layers as the Transformer; the fused kernel (SDPA) apart by its dashed line and its marker.
+LAYER_STYLES = {"lstm": style("lstm"), "attention": style("transformer"),
+                "sdpa": {"color": COLORS["transformer"], "ls": "--", "marker": "v"}}
+LAYER_COLORS = {layer: s["color"] for layer, s in LAYER_STYLES.items()}
 
 
 def plot_race(sources, ncols=3):
@@ -30,7 +34,8 @@ def plot_race(sources, ncols=3):
         for j, layer in enumerate(LAYERS):
             secs = [result.seconds[w, layer] for w in ways]
             xs = np.arange(len(ways)) + (j - 0.5) * 0.4
-            ax.bar(xs, secs, 0.4, color=LAYER_COLORS[layer], label=LAYER_NAMES[layer])
+            ax.bar(xs, secs, 0.4, color=LAYER_COLORS[layer], label=LAYER_NAMES[layer],
+                   hatch="//" if layer == "lstm" else None, edgecolor="white")  # told apart without colour
             spans = np.array([[s - min(result.runs[w, layer]), max(result.runs[w, layer]) - s]
                               if result.runs.get((w, layer)) else [0, 0] for w, s in zip(ways, secs)]).T
             if ways:
@@ -39,6 +44,7 @@ def plot_race(sources, ncols=3):
             for x, s, top in zip(xs, secs, np.array(secs) + np.clip(spans[1], 0, None)):  # label above the whisker
                 ax.text(x, top * 1.25, format_seconds(s), fontsize=10, rotation=90, ha="center", va="bottom")
         ax.set_yscale("log")
+        ax.set_xlim(-0.6, max(len(w) for _, w in ran) - 0.4)  # bars of one width in every panel
         ax.set_xticks(range(len(ways)), [WAY_NAMES[w] for w in ways], fontsize=10)
         ax.set_title(f"{textwrap.fill(label, 40)}\n{result.config.words:,} words, width {result.config.d}", fontsize=10)
     if times:  # one y-range for every panel (sharey), with room above the tallest bar for its label
@@ -59,8 +65,9 @@ def plot_ratios(sources):
     predicted = {}
     for k, (label, result) in enumerate(sources):
         ratios = [result.ratio(w) if w in result.config.ways and result.ratio(w) else np.nan for w in WAYS]
-        bars = ax.bar(np.arange(len(WAYS)) + (k - (len(sources) - 1) / 2) * width, ratios, width,
-                      label=f"{label}, width {result.config.d}")
+        grey = 0.2 + 0.6 * k / max(1, len(sources) - 1)  # sources in greys: the colours belong to the models
+        bars = ax.bar(np.arange(len(WAYS)) + (k - (len(sources) - 1) / 2) * width, ratios, width, color=str(grey),
+                      edgecolor="k", label=f"{label}, width {result.config.d}")
         ax.bar_label(bars, [f"{r:.2g}" if r == r else "" for r in ratios], fontsize=10, padding=1)
         predicted[result.config.words, result.config.d] = predicted_ratio(result.config.words, result.config.d)
     for (words, d), r in predicted.items():  # what the multiply-adds alone predict, the same for every way
@@ -86,7 +93,8 @@ def plot_epoch_seconds(pair):
     """Seconds of every training epoch (training + evaluation), per model (notebook 11)."""
     fig, ax = subplots(figsize=(5, 2.8))
     for kind, secs in pair.epoch_seconds.items():
-        ax.plot(range(1, len(secs) + 1), secs, "o-", ms=3, color=COLORS.get(kind, "k"),
+        ax.plot(range(1, len(secs) + 1), secs, ms=5, color=COLORS.get(kind, "k"), ls=STYLES.get(kind, "-"),
+                marker=MARKERS.get(kind, "o"),
                 label=f"{NAMES.get(kind, kind)}: {sum(secs):.2f} s in all")
     ax.set(xlabel="epoch", ylabel="seconds per epoch", title="time per epoch", ylim=(0, None))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

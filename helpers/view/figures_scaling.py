@@ -8,7 +8,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..core.counting import fit_slope
 from ..lessons.scaling import SWEEP_NAMES, crossover_estimate, series
-from .figures_race import LAYER_COLORS
+from .figures_race import LAYER_COLORS, LAYER_STYLES
 from .plots import subplots
 
 
@@ -32,7 +32,7 @@ def plot_scaling(sources, layers=("lstm", "attention", "sdpa")):
                 if len(ns) >= 2:
                     slope = fit_slope(ns, ys, last=4)
                     name = SHORT_NAMES.get(layer, SWEEP_NAMES[layer].replace("attention, ", ""))
-                    ax.loglog(ns, np.array(ys) * scale, "o-", ms=4, color=LAYER_COLORS.get(layer),
+                    ax.loglog(ns, np.array(ys) * scale, ms=5, **LAYER_STYLES.get(layer, {"marker": "o"}),
                               label=f"{name}: slope {slope:.2f}")
             ax.set_xscale("log", base=2)
             ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
@@ -80,7 +80,7 @@ def plot_flops(sources, layers=("lstm", "attention", "sdpa")):
         best = result["matmul_flops_per_s"]
         for layer in layers:
             ns, ys = series(result, layer, "flops_per_s")
-            ax.loglog(ns, np.array(ys) / 1e9, "o-", ms=4, color=LAYER_COLORS.get(layer),
+            ax.loglog(ns, np.array(ys) / 1e9, ms=5, **LAYER_STYLES.get(layer, {"marker": "o"}),
                       label=SHORT_NAMES.get(layer, SWEEP_NAMES[layer]))
             if layer == "lstm" and ns:
                 ax.annotate(f"{ys[-1] / best:.1%} of the matmul", (ns[-1], ys[-1] / 1e9), xytext=(-4, 6),
