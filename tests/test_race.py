@@ -172,6 +172,31 @@ def test_race_figures_show_the_spread_and_the_multiply_add_prediction():
     plt.close(fig)
 
 
+def test_race_panels_share_one_y_range_so_bars_compare_across_panels():
+    import matplotlib.pyplot as plt
+    from helpers.view import figures
+    fast, slow = (R.RaceResult(R.RaceConfig(words=1000, d=16, ways=("numpy",))) for _ in range(2))
+    fast.seconds, fast.runs = {("numpy", "lstm"): 1e-3, ("numpy", "attention"): 2e-3}, {}
+    slow.seconds, slow.runs = {("numpy", "lstm"): 1.0, ("numpy", "attention"): 3.0}, {}
+    fig = figures.plot_race([("fast", fast), ("slow", slow)])
+    assert fig.axes[0].get_ylim() == fig.axes[1].get_ylim()
+    low, high = fig.axes[0].get_ylim()
+    assert low < 1e-3 and high > 3.0 and fig.axes[0].get_yscale() == "log"
+    assert [t.get_text() for t in fig.legends[0].texts] == ["LSTM", "Transformer"]  # one short legend
+    plt.close(fig)
+
+
+def test_estimate_grows_with_the_work_and_refuses_bad_input():
+    default = R.estimate_seconds(1000, 16, True, 8)
+    assert default < 30  # the notebook's default run answers in seconds
+    assert R.estimate_seconds(1000, 16, False, 8) < default < R.estimate_seconds(2000, 16, True, 8)
+    assert R.estimate_seconds(390, 256, True, 30) > 30  # the panel warns before a long pure Python run
+    with pytest.raises(ValueError, match="words"):
+        R.estimate_seconds(0, 16)
+    with pytest.raises(ValueError, match="epochs"):
+        R.estimate_seconds(100, 16, True, -1)
+
+
 def test_the_race_records_its_precision_and_runs_the_cpu_at_float32():
     result = R.run_race(words=20, d=4, ways=("torch-cpu",), repeats=1, warmup=0, gpu_precision="bfloat16")
     cfg = result.to_dict()["config"]

@@ -131,3 +131,12 @@ def test_a_sweep_records_its_threads_and_runs_under_autocast_when_asked():
     assert out["config"]["precision"] == "float32" and out["config"]["tf32"] is False
     low = S.sweep(S.ScaleConfig(**{**cfg.__dict__, "precision": "bfloat16"}))
     assert low["points"][0]["error"] is None and low["config"]["precision"] == "bfloat16"
+
+
+def test_estimate_grows_with_length_epochs_and_training_length_and_refuses_bad_input():
+    default = S.estimate_seconds(1024, 5, 32)
+    assert default < 30 < S.estimate_seconds(4096, 20, 128) and S.estimate_seconds(2048, 5, 32) > default
+    with pytest.raises(ValueError, match="train_length"):
+        S.estimate_seconds(1024, 5, 0)
+    with pytest.raises(ValueError, match="length"):
+        S.estimate_seconds(-1, 5, 32)

@@ -322,3 +322,24 @@ def longest_sequence(memory_bytes, n_heads, batch, bytes_per_number):
     while n > 0 and attention_memory(n, n_heads, batch, bytes_per_number) > memory_bytes:
         n -= 1
     return n
+
+
+def lstm_widths(gen):
+    """d_in and d, never equal, so that each hint names the one term missing."""
+    d_in = randint(gen, 2, 64)
+    return d_in, d_in + randint(gen, 1, 40)
+
+
+@exercise("12", lstm_widths, "the parameter count of torch.nn.LSTM(d_in, d)", hints=[
+    (lambda out, ref, a: same(out, ref - 4 * a[1]),
+     ("torch-இன் nn.LSTM-க்கு இரண்டு bias vector-கள் (b_ih, b_hh): 8·d", "torch's nn.LSTM has two bias vectors "
+                                                                        "(b_ih and b_hh): 8·d")),
+    (lambda out, ref, a: same(out, ref - 8 * a[1]), ("Bias-களை மறக்காதீர்கள்: 8·d", "don't forget the biases: 8·d")),
+    (lambda out, ref, a: same(out, ref // 4), ("நான்கு gate-கள், ஒவ்வொன்றுக்கும் தனி weight-கள்: × 4",
+                                               "four gates, each with weights of its own: × 4")),
+    (lambda out, ref, a: same(out, ref - 4 * a[1] ** 2),
+     ("Recurrent weight-கள் W_hh (4d × d)-உம் உண்டு", "the recurrent weights W_hh (4d × d) count too")),
+])
+def lstm_parameters(d_in, d):
+    """Notebook 12: the parameters of one torch.nn.LSTM layer from input width d_in to hidden width d."""
+    return sum(p.numel() for p in torch.nn.LSTM(d_in, d, device="meta").parameters())

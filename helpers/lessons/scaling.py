@@ -184,6 +184,16 @@ def crossover_estimate(result, a="lstm", b="attention", last=4):
     return {"n": (ca / cb) ** (1 / (sb - sa)), "how": "extrapolated", "slopes": (sa, sb)}
 
 
+def estimate_seconds(length, epochs, train_length):
+    """About how many seconds the scaling panel's run takes on a 2-core laptop (notebook 12): the sweep up to `length`
+    (explicit attention's n² term rules it: 5 s at 4,096) and the tiny training, `epochs` at `train_length` (0.01 s
+    per epoch and letter, rounded up from 21 s for 20 epochs at 128). An estimate for the panel's warning."""
+    check_int("length", length, 1, 1 << 16)
+    check_int("epochs", epochs, 0, 1000)
+    check_int("train_length", train_length, 1, 1 << 16)
+    return 1 + 5 * (length / 4096) ** 2 + 0.01 * epochs * train_length
+
+
 # Dense tensor-core / FP32 peaks from NVIDIA's datasheets (SXM boards), in FLOP/s; the first matching name wins.
 PEAKS = (("H200 NVL", {"float32": 60e12, "bfloat16": 835e12, "float16": 835e12}),
          ("H100 PCIe", {"float32": 51e12, "bfloat16": 756e12, "float16": 756e12}),
