@@ -292,3 +292,29 @@ def generation_memory(model, n):
 def memory_bytes(memory):
     """Bytes of the tensors a generator keeps between tokens (notebook 14)."""
     return sum(t.numel() * t.element_size() for pair in memory for t in pair)
+
+
+@torch.no_grad()
+def decay_weighted(model, x):
+    """The last block's |Q·Kᵀ/√d ⊙ D| per head, each row over its sum: what each step reads from each token, for a
+    MatrixMemoryModel and token ids x (1, T) -> (H, T, T) (notebook 14)."""
+    if not isinstance(model, MatrixMemoryModel):
+        raise ValueError(f"model must be a MatrixMemoryModel, got {type(model).__name__}")
+    if x.dim() != 2 or x.size(0) != 1:
+        raise ValueError(f"x must be token ids of shape (1, T), got {tuple(x.shape)}")
+    e = model.embed(x)
+    for block in model.blocks[:-1]:
+        e = block(e)
+    q, k, v, log_f, i = model.blocks[-1].mem.heads(model.blocks[-1].ln1(e))  # (1, H, T, d/H), (1, H, T)
+    A = (q @ k.transpose(-2, -1) / math.sqrt(q.size(-1)) * decay_matrix(log_f, i)).abs()[0]  # (H, T, T)
+    return A / A.sum(-1, keepdim=True)
+
+
+def steps_text(cell):
+    """One cell of helpers.lessons.amnesia.steps_table as text: '896 (608-1,376)', the median over seeds and the
+    fewest-most, or 'beyond the cap' with how many seeds (notebook 14)."""
+    median, low, high, beyond, n = cell
+    if median is None:
+        return "beyond the cap" if beyond == n else f"beyond ({beyond} of {n})"
+    spread = f" ({low:,}-{high:,})" if n > 1 and low != high else ""
+    return f"{median:,.0f}{spread}" + (f" +{beyond} beyond" if beyond else "")
