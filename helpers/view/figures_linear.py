@@ -1,12 +1,10 @@
 """Notebook 14's figures: the cost of remembering with the matrix memory beside notebook 05's contestants, the
 capacity of a fixed state against a cache, and generation's memory and time per token."""
 from .figures_amnesia import draw_steps
-from .plots import subplots
+from .plots import COLORS, MARKERS, subplots
 
-# colour-blind-safe (Okabe-Ito for the new one), the contestants keep notebook 05's colours
-STYLES = {"lstm": ("s", "#d62728"), "lstm_fb1": ("D", "#ff7f0e"), "transformer": ("o", "#1f77b4"),
-          "matrix": ("P", "#009e73")}
 NAMES = {"lstm": "LSTM", "lstm_fb1": "LSTM, forget bias 1", "transformer": "Transformer", "matrix": "Matrix memory"}
+STYLES = {kind: (MARKERS[kind], COLORS[kind]) for kind in NAMES}  # (marker, colour): the course's, per model
 
 
 def plot_steps(runs, cap, ax=None, title=None):
@@ -19,7 +17,7 @@ def plot_steps(runs, cap, ax=None, title=None):
     ax.set(xscale="log", yscale="log", xlabel="string length (letters)", ylabel="training steps to 90% held-out",
            title=title or f"cost of remembering (▲ = beyond the cap, {cap:,} steps)")
     ax.set_xticks(lengths, [str(L) for L in lengths])
-    ax.legend(fontsize=9)
+    ax.legend()
     return ax
 
 
@@ -41,5 +39,5 @@ def plot_capacity(table, chance, ax=None):
            title="associative recall, trained: a fixed state against a cache that grows")
     ax.set_xticks(pairs, [str(p) for p in pairs])
     ax.minorticks_off()  # the pairs' own labels only
-    ax.legend(fontsize=9, loc="lower left")
+    ax.legend(loc="lower left")
     return ax
