@@ -179,13 +179,22 @@ STEPS_TARGET, STEPS_CAP, STEPS_PER_EPOCH, WIDTH = 0.9, 3200, 32, 48  # notebook 
 RECORD_LENGTHS = (5, 10, 20, 40, 80, 160)  # notebook 05's lengths up to 160
 
 
-def train_matrix(length, epochs, seed=0, device=None, target=None, width=WIDTH):
+def train_matrix(length, epochs, seed=0, device=None, target=None, width=WIDTH, forget_bias=None):
     """MatrixMemoryModel (width 48, 2 blocks, 4 heads) trained on first-letter recall at `length` with new strings at
-    every step, as notebook 05's contestants: (model, History) (notebook 14)."""
+    every step, as notebook 05's contestants: (model, History); `forget_bias`, (n_heads,), replaces every block's
+    forget-gate biases at the start (default: FORGET_INIT spread over the heads) (notebook 14)."""
     check_int("length", length, MIN_LENGTH, MAX_LENGTH)
     task = LetterRecall(RecallConfig(length=length, seed=seed, fresh=True))
     with seeded(seed):
         model = MatrixMemoryModel(ModelConfig(d_model=width, max_len=length))
+    if forget_bias is not None:
+        heads = model.blocks[0].mem.n_heads
+        forget_bias = torch.as_tensor(forget_bias, dtype=torch.float32)
+        if forget_bias.shape != (heads,) or not torch.isfinite(forget_bias).all():
+            raise ValueError(f"forget_bias must be {heads} finite numbers, one per head, got {forget_bias.tolist()}")
+        with torch.no_grad():
+            for block in model.blocks:
+                block.mem.gates.bias[:heads] = forget_bias
     hist = train(model, task, TrainConfig(epochs=epochs, seed=seed, device=device, target=target))
     return model.cpu().eval(), hist
 
