@@ -263,7 +263,8 @@ def test_plot_best_epochs_draws_every_run_and_its_best_epoch():
     stars = [line for line in curves.lines if line.get_marker() == "*"]
     assert len(curves.lines) == 2 * len(runs) and [tuple(s.get_xdata()) for s in stars] == [(2,)] * len(runs)
     assert [t.get_text() for t in test.get_xticklabels()] == ["LSTM", "Transformer"]
-    dots = [line for line in test.lines if line.get_marker() == "o"]
+    from helpers.view.plots import MARKERS
+    dots = [line for line in test.lines if line.get_marker() in (MARKERS["lstm"], MARKERS["transformer"])]
     assert [tuple(d.get_ydata()) for d in dots] == [pytest.approx(tuple(study.test_perplexities(k)))
                                                     for k in ("lstm", "transformer")]
     assert len(test.containers) == 2  # one interval per model

@@ -63,7 +63,9 @@ def plot_best_epochs(study, report=None):
     ax_test.set(xticks=range(len(kinds)), xlim=(-0.6, len(kinds) - 0.4), ylabel="test perplexity, chosen epoch",
                 title="Test sentences\n(never used for a choice)")
     ax_test.set_xticklabels([NAMES[k] for k in kinds])
-    ax_test.legend(loc="upper right", frameon=False)
+    low, high = ax_test.get_ylim()
+    ax_test.set_ylim(low, high + 0.3 * (high - low))  # room for the legend above the bars
+    ax_test.legend(loc="upper center", frameon=False)
     fig.tight_layout()
     return fig
 

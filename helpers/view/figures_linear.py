@@ -21,9 +21,10 @@ def plot_steps(runs, cap, ax=None, title=None):
     return ax
 
 
-def plot_capacity(table, chance, ax=None):
+def plot_capacity(table, chance, ax=None, legend=True):
     """Held-out accuracy against the pairs stored, median and fewest-to-most over seeds, one colour and marker per
-    model, dashed at the narrow width: table = helpers.lessons.capacity.accuracy_table(runs) (notebook 14)."""
+    model, dashed at the narrow width: table = helpers.lessons.capacity.accuracy_table(runs); `legend`: draw the
+    axes' own legend (False: the caller puts one for several axes) (notebook 14)."""
     if ax is None:
         _, ax = subplots(figsize=(7.5, 4.2))
     widths = sorted({width for _, width in table})
@@ -39,5 +40,6 @@ def plot_capacity(table, chance, ax=None):
            title="associative recall, trained: a fixed state against a cache that grows")
     ax.set_xticks(pairs, [str(p) for p in pairs])
     ax.minorticks_off()  # the pairs' own labels only
-    ax.legend(loc="lower left")
+    if legend:
+        ax.legend(loc="lower left")
     return ax
