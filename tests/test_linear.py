@@ -176,3 +176,8 @@ def test_steps_and_accuracy_texts():
     assert L.steps_text((None, None, None, 2, 3)) == "beyond (2 of 3)"
     assert L.steps_text((96, 64, 128, 1, 3)) == "96 (64-128) +1 beyond"
     assert C.acc_text((0.53, 0.41, 0.6)) == "53% (41%-60%)"
+
+
+def test_the_panel_estimate_grows_with_length_and_epochs():
+    short, longer = L.estimate_seconds(10, 2), L.estimate_seconds(40, 4)
+    assert 0 < short < longer

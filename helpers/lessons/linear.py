@@ -327,3 +327,10 @@ def steps_text(cell):
         return "beyond the cap" if beyond == n else f"beyond ({beyond} of {n})"
     spread = f" ({low:,}-{high:,})" if n > 1 and low != high else ""
     return f"{median:,.0f}{spread}" + (f" +{beyond} beyond" if beyond else "")
+
+
+def estimate_seconds(length=10, epochs=6):
+    """About how long notebook 14's panel run takes at most: notebook 05's three contestants (amnesia's estimate) and
+    the matrix memory, whose step is timed as a Transformer's (both T×T) (notebook 14)."""
+    from .amnesia import estimate_seconds as amnesia_estimate  # amnesia's module, only when asked
+    return amnesia_estimate(length, epochs, variants=("lstm", "lstm_fb1", "transformer", "transformer"))
