@@ -263,7 +263,8 @@ def test_plot_best_epochs_draws_every_run_and_its_best_epoch():
     stars = [line for line in curves.lines if line.get_marker() == "*"]
     assert len(curves.lines) == 2 * len(runs) and [tuple(s.get_xdata()) for s in stars] == [(2,)] * len(runs)
     assert [t.get_text() for t in test.get_xticklabels()] == ["LSTM", "Transformer"]
-    dots = [line for line in test.lines if line.get_marker() == "o"]
+    from helpers.view.plots import MARKERS
+    dots = [line for line in test.lines if line.get_marker() in (MARKERS["lstm"], MARKERS["transformer"])]
     assert [tuple(d.get_ydata()) for d in dots] == [pytest.approx(tuple(study.test_perplexities(k)))
                                                     for k in ("lstm", "transformer")]
     assert len(test.containers) == 2  # one interval per model
@@ -283,3 +284,12 @@ def test_plot_perplexity_ticks_its_log_axis_at_readable_values(lms):
     assert shown == [str(t) for t in [5, 10, 20, 50, 100, 200] if low <= t <= high] and "100" in shown
     assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == ["LSTM", "Transformer"]
     plt.close(fig)
+
+
+def test_the_showdown_estimate_scales_with_the_epochs_and_refuses_bad_input():
+    from helpers.lessons.language import estimate_seconds
+    one = estimate_seconds(15, 10, timer=lambda kind: 0.01)
+    assert one == pytest.approx(2 * 0.01 * 10 * 12 * 4 / 3)  # two models, 12 batches of 32 of 369 sentences
+    assert estimate_seconds(15, 20, timer=lambda kind: 0.01) == pytest.approx(2 * one)
+    with pytest.raises(ValueError, match="epochs must be"):
+        estimate_seconds(15, 0)

@@ -153,3 +153,31 @@ def test_recording_with_two_jobs_equals_one_job_in_the_plans_order(tmp_path, mon
     runs = [[{k: v for k, v in r.items() if k != "seconds"} for r in record.read(p)["results"]] for p in (one, two)]
     assert runs[0] == runs[1]
     assert [(r["length"], r["seed"]) for r in runs[1]] == [(3, 0), (5, 0), (3, 1), (5, 1)]
+
+
+def test_decay_weighted_rows_sum_to_one_and_are_causal():
+    with seeded(0):
+        model = L.MatrixMemoryModel(ModelConfig(d_model=16, max_len=8))
+    x = torch.randint(2, 20, (1, 8))
+    w = L.decay_weighted(model, x)
+    assert w.dim() == 3 and w.shape[1:] == (8, 8)  # (H, T, T)
+    torch.testing.assert_close(w.sum(-1), torch.ones(w.shape[:2]))
+    assert torch.all(w.triu(1) == 0)
+    with pytest.raises(ValueError, match="x must be"):
+        L.decay_weighted(model, x[0])
+    with pytest.raises(ValueError, match="model must be"):
+        L.decay_weighted(TransformerModel(ModelConfig(d_model=16, max_len=8)), x)
+
+
+def test_steps_and_accuracy_texts():
+    assert L.steps_text((896, 608, 1376, 0, 3)) == "896 (608-1,376)"
+    assert L.steps_text((64, 64, 64, 0, 3)) == "64"
+    assert L.steps_text((None, None, None, 3, 3)) == "beyond the cap"
+    assert L.steps_text((None, None, None, 2, 3)) == "beyond (2 of 3)"
+    assert L.steps_text((96, 64, 128, 1, 3)) == "96 (64-128) +1 beyond"
+    assert C.acc_text((0.53, 0.41, 0.6)) == "53% (41%-60%)"
+
+
+def test_the_panel_estimate_grows_with_length_and_epochs():
+    short, longer = L.estimate_seconds(10, 2), L.estimate_seconds(40, 4)
+    assert 0 < short < longer

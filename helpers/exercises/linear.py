@@ -67,3 +67,23 @@ def causal_linear_attention(Q, K, V):
     """Notebook 14: positive features Q, K (B, T, d), values V (B, T, dv) -> (tril(Q·Kᵀ)·V) / row sums (B, T, dv)."""
     A = (Q @ K.transpose(1, 2)).tril()  # (B, T, T)
     return A @ V / A.sum(-1, keepdim=True)
+
+
+def heads_and_range(gen):
+    low = float(torch.rand(1, generator=gen)) * 4 - 1
+    return randint(gen, 2, 8), low, low + 0.5 + float(torch.rand(1, generator=gen)) * 4
+
+
+@exercise("14", heads_and_range, "torch.linspace(low, high, n_heads)", shape="(n_heads,)", hints=[
+    (lambda out, ref, a: same(out, torch.linspace(a[2], a[1], a[0])),
+     ("வரிசை தலைகீழ்: முதல் head-க்கு low, கடைசிக்கு high", "reversed: the first head gets low, the last high")),
+    (lambda out, ref, a: same(out, torch.full((a[0],), a[1])) or same(out, torch.full((a[0],), a[2])),
+     ("எல்லா head-களுக்கும் ஒரே எண்: low முதல் high வரை பரப்புங்கள் (torch.linspace)",
+      "every head the same: spread them from low to high (torch.linspace)")),
+    (lambda out, ref, a: same(out, a[1] + torch.arange(a[0]) * (a[2] - a[1]) / a[0]),
+     ("கடைசி head-க்கு high சரியாக வர வேண்டும்: இரண்டு முனைகளும் உட்பட", "the last head must get high exactly: "
+      "both ends included")),
+])
+def forget_biases(n_heads, low, high):
+    """Notebook 14: the forget-gate bias of each of n_heads heads, spread evenly from low to high (n_heads,)."""
+    return torch.linspace(low, high, n_heads)

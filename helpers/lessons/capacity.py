@@ -118,3 +118,9 @@ def accuracy_table(runs, lr):
         table.setdefault((r["model"], r["width"]), {}).setdefault(r["pairs"], []).append(r["acc"])
     return {key: {P: (sorted(a)[len(a) // 2], min(a), max(a)) for P, a in sorted(row.items())}
             for key, row in table.items()}
+
+
+def acc_text(cell):
+    """One cell of accuracy_table as text: '53% (41%-60%)', the median (lowest-highest) over the seeds (notebook 14)."""
+    median, low, high = cell
+    return f"{median:.0%} ({low:.0%}-{high:.0%})"

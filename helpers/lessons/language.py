@@ -281,3 +281,21 @@ def showdown(prompt=PROMPT, steps=15, epochs=20, temperature=0.0, seed=0, device
     for kind, model in lms.models.items():
         result.runs[NAMES[kind]] = generate(model, lms.vocab, prompt, steps, temperature, seed, past_full_stop=True)
     return result
+
+
+@functools.cache
+def _step_seconds(kind):
+    """One language-model training step of `kind` on the CPU, timed once per session (the panel's estimate)."""
+    return time_lm_step(kind, repeats=1).median("cpu")
+
+
+def estimate_seconds(length=15, epochs=20, timer=None):
+    """About how long the showdown panel's run takes at most on the CPU: each model's training steps (one step of
+    each timed by `timer(kind)`, default time_lm_step's CPU median) times the epochs' batches, plus a third for the
+    per-epoch evaluation; writing `length` words costs little beside it (notebook 13)."""
+    check_int("length", length, 1, 1000)
+    check_int("epochs", epochs, 1, 1000)
+    timer = timer or _step_seconds
+    task = corpus_task()
+    batches = math.ceil(len(task.train_x) / 32)
+    return sum(timer(kind) for kind in LM_KINDS) * epochs * batches * 4 / 3

@@ -179,13 +179,22 @@ STEPS_TARGET, STEPS_CAP, STEPS_PER_EPOCH, WIDTH = 0.9, 3200, 32, 48  # notebook 
 RECORD_LENGTHS = (5, 10, 20, 40, 80, 160)  # notebook 05's lengths up to 160
 
 
-def train_matrix(length, epochs, seed=0, device=None, target=None, width=WIDTH):
+def train_matrix(length, epochs, seed=0, device=None, target=None, width=WIDTH, forget_bias=None):
     """MatrixMemoryModel (width 48, 2 blocks, 4 heads) trained on first-letter recall at `length` with new strings at
-    every step, as notebook 05's contestants: (model, History) (notebook 14)."""
+    every step, as notebook 05's contestants: (model, History); `forget_bias`, (n_heads,), replaces every block's
+    forget-gate biases at the start (default: FORGET_INIT spread over the heads) (notebook 14)."""
     check_int("length", length, MIN_LENGTH, MAX_LENGTH)
     task = LetterRecall(RecallConfig(length=length, seed=seed, fresh=True))
     with seeded(seed):
         model = MatrixMemoryModel(ModelConfig(d_model=width, max_len=length))
+    if forget_bias is not None:
+        heads = model.blocks[0].mem.n_heads
+        forget_bias = torch.as_tensor(forget_bias, dtype=torch.float32)
+        if forget_bias.shape != (heads,) or not torch.isfinite(forget_bias).all():
+            raise ValueError(f"forget_bias must be {heads} finite numbers, one per head, got {forget_bias.tolist()}")
+        with torch.no_grad():
+            for block in model.blocks:
+                block.mem.gates.bias[:heads] = forget_bias
     hist = train(model, task, TrainConfig(epochs=epochs, seed=seed, device=device, target=target))
     return model.cpu().eval(), hist
 
@@ -292,3 +301,36 @@ def generation_memory(model, n):
 def memory_bytes(memory):
     """Bytes of the tensors a generator keeps between tokens (notebook 14)."""
     return sum(t.numel() * t.element_size() for pair in memory for t in pair)
+
+
+@torch.no_grad()
+def decay_weighted(model, x):
+    """The last block's |Q·Kᵀ/√d ⊙ D| per head, each row over its sum: what each step reads from each token, for a
+    MatrixMemoryModel and token ids x (1, T) -> (H, T, T) (notebook 14)."""
+    if not isinstance(model, MatrixMemoryModel):
+        raise ValueError(f"model must be a MatrixMemoryModel, got {type(model).__name__}")
+    if x.dim() != 2 or x.size(0) != 1:
+        raise ValueError(f"x must be token ids of shape (1, T), got {tuple(x.shape)}")
+    e = model.embed(x)
+    for block in model.blocks[:-1]:
+        e = block(e)
+    q, k, v, log_f, i = model.blocks[-1].mem.heads(model.blocks[-1].ln1(e))  # (1, H, T, d/H), (1, H, T)
+    A = (q @ k.transpose(-2, -1) / math.sqrt(q.size(-1)) * decay_matrix(log_f, i)).abs()[0]  # (H, T, T)
+    return A / A.sum(-1, keepdim=True)
+
+
+def steps_text(cell):
+    """One cell of helpers.lessons.amnesia.steps_table as text: '896 (608-1,376)', the median over seeds and the
+    fewest-most, or 'beyond the cap' with how many seeds (notebook 14)."""
+    median, low, high, beyond, n = cell
+    if median is None:
+        return "beyond the cap" if beyond == n else f"beyond ({beyond} of {n})"
+    spread = f" ({low:,}-{high:,})" if n > 1 and low != high else ""
+    return f"{median:,.0f}{spread}" + (f" +{beyond} beyond" if beyond else "")
+
+
+def estimate_seconds(length=10, epochs=6):
+    """About how long notebook 14's panel run takes at most: notebook 05's three contestants (amnesia's estimate) and
+    the matrix memory, whose step is timed as a Transformer's (both T×T) (notebook 14)."""
+    from .amnesia import estimate_seconds as amnesia_estimate  # amnesia's module, only when asked
+    return amnesia_estimate(length, epochs, variants=("lstm", "lstm_fb1", "transformer", "transformer"))

@@ -5,7 +5,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..lessons.amnesia import NAMES
 from ..lessons.language import LM_KINDS, TOP_K, sentence_attention, sentences
-from .plots import COLORS, attention_heatmap, plot_history, show, subplots
+from .plots import COLORS, MARKERS, attention_heatmap, plot_history, show, style, subplots
 
 
 PERPLEXITY_TICKS = [5, 10, 20, 50, 100, 200]  # readable ticks on a log axis of perplexities
@@ -22,7 +22,7 @@ def plot_perplexity(lms):
     fig, ax = subplots(figsize=(6.5, 3.4))
     for kind, h in lms.history.items():
         ppl = np.exp(h.test_loss)
-        ax.plot(range(len(ppl)), ppl, "o-", ms=3, color=COLORS[kind], label=NAMES[kind])
+        ax.plot(range(len(ppl)), ppl, ms=4, label=NAMES[kind], **style(kind))
         best = lms.best_epoch(kind)
         ax.plot(best, ppl[best], "*", ms=12, color=COLORS[kind])
     ax.axhline(lms.unigram, color="k", ls="--", lw=1, label="unigram baseline")
@@ -32,7 +32,7 @@ def plot_perplexity(lms):
     tick_perplexity(ax)
     ax.set_ylim(low, high)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the curves
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the curves
     fig.tight_layout()
     return fig
 
@@ -40,41 +40,48 @@ def plot_perplexity(lms):
 def plot_best_epochs(study, report=None):
     """Validation perplexity per epoch of every seed, each run's chosen epoch starred; beside it the test perplexity
     of each seed at that epoch and, given a PerplexityReport, the 95% interval of the seeds' mean (notebook 13)."""
-    fig, (ax, ax_test) = subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [2.2, 1]})
+    fig, (ax, ax_test) = subplots(1, 2, figsize=(10.5, 4.2), gridspec_kw={"width_ratios": [1.8, 1]})
     for r in study.runs:
         ppl = np.exp(r["val_loss"])
         ax.plot(range(len(ppl)), ppl, "-", lw=1, color=COLORS[r["kind"]], alpha=0.8,
                 label=NAMES[r["kind"]] if r["seed"] == study.runs[0]["seed"] else None)
         ax.plot(r["best_epoch"], ppl[r["best_epoch"]], "*", ms=11, color=COLORS[r["kind"]])
     ax.set(yscale="log", ylim=(5, 60), xlabel="epoch", ylabel="validation perplexity (log scale)",
-           title="Every seed, trained until its validation loss stops falling (star = chosen epoch)")
+           title="Every seed, until validation stops falling\n(star = chosen epoch)")
     tick_perplexity(ax, [5, 6, 8, 10, 15, 20, 30, 40, 60])
-    ax.title.set_fontsize(10)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(fontsize=9, loc="upper right", frameon=False)
+    ax.legend(loc="upper right", frameon=False)
     kinds = [k for k in LM_KINDS if study.best_epochs(k)]
     for i, kind in enumerate(kinds):
         ppl = study.test_perplexities(kind)
-        ax_test.plot([i - 0.1] * len(ppl), ppl, "o", ms=7, color=COLORS[kind], alpha=0.8,
+        ax_test.plot([i - 0.1] * len(ppl), ppl, MARKERS[kind], ms=7, color=COLORS[kind], alpha=0.8,
                      label="each seed" if i == 0 else None)
         if report is not None:
             value, low, high = report.perplexity[NAMES[kind]]
             ax_test.errorbar(i + 0.1, value, [[value - low], [high - value]], fmt="s", ms=6, capsize=5,
                              color=COLORS[kind], mfc="white", label="seeds' mean, 95% interval" if i == 0 else None)
-    ax_test.set(xticks=range(len(kinds)), xlim=(-0.6, len(kinds) - 0.4), ylabel="test perplexity at the chosen epoch",
-                title="Test sentences (never used for a choice)")
+    ax_test.set(xticks=range(len(kinds)), xlim=(-0.6, len(kinds) - 0.4), ylabel="test perplexity, chosen epoch",
+                title="Test sentences\n(never used for a choice)")
     ax_test.set_xticklabels([NAMES[k] for k in kinds])
-    ax_test.legend(fontsize=8, loc="upper right", frameon=False)
-    ax_test.title.set_fontsize(10)
+    low, high = ax_test.get_ylim()
+    ax_test.set_ylim(low, high + 0.3 * (high - low))  # room for the legend above the bars
+    ax_test.legend(loc="upper center", frameon=False)
     fig.tight_layout()
     return fig
 
 
+CANDIDATE_CHARS = 9  # a longer candidate word is cut to fit its grid cell at a readable size ("convolut…")
+
+
+def _short(word, chars=CANDIDATE_CHARS):
+    return word if len(word) <= chars else word[:chars - 1] + "…"
+
+
 def plot_candidates(runs):
-    """Per model, a grid step x rank coloured by probability, the chosen word boxed; returns the figure.
-    Introduced in notebook 13."""
+    """Per model, a grid step x rank coloured by probability, the chosen word boxed; returns the figure. Each word is
+    drawn at 10 pt, cut to CANDIDATE_CHARS (the printed table has them whole). Introduced in notebook 13."""
     n = max(len(r) for r in runs.values())
-    fig, axes = subplots(1, len(runs), figsize=(6.5 * len(runs), 0.5 * n + 1.2), squeeze=False)
+    fig, axes = subplots(1, len(runs), figsize=(5.5 * len(runs), 0.55 * n + 1.3), squeeze=False)
     for ax, (name, steps) in zip(axes[0], runs.items()):
         grid = np.full((n, TOP_K), np.nan)
         for t, step in enumerate(steps):
@@ -83,14 +90,15 @@ def plot_candidates(runs):
         for t, step in enumerate(steps):
             for r, (word, p) in enumerate(step.top):
                 chosen = word == step.word
-                ax.text(r, t, f"{word}\n{p:.2f}", ha="center", va="center", fontsize=8,
+                ax.text(r, t, f"{_short(word)}\n{p:.2f}", ha="center", va="center", fontsize=10, linespacing=0.95,
                         color="white" if p > 0.6 else "black", fontweight="bold" if chosen else "normal",
-                        bbox={"fill": False, "edgecolor": "#d62728", "lw": 1.5} if chosen else None)
-        row_labels = [f"…{' '.join(s.context.split()[-2:])} ▸" if s.context else "<s> ▸" for s in steps]
-        ax.set_yticks(range(len(steps)), row_labels, fontsize=8)
-        ax.set_xticks(range(TOP_K), [f"#{r + 1}" for r in range(TOP_K)])
-        ax.set(xlabel="rank of the candidate", ylabel="step (the last words read)")
-        ax.set_title(f"{name}: top {TOP_K} next words per step (boxed = chosen)", fontsize=10)
+                        bbox={"fill": False, "edgecolor": "crimson", "lw": 1.5, "pad": 1} if chosen else None)
+        row_labels = [f"…{_short(s.context.split()[-1])} ▸" if s.context else "<s> ▸" for s in steps]
+        ax.set_yticks(range(len(steps)), row_labels, fontsize=10)
+        ax.set_xticks(range(TOP_K), [f"#{r + 1}" for r in range(TOP_K)], fontsize=10)
+        ax.set_xlabel("rank of the candidate", fontsize=10)
+        ax.set_title(f"{name}: top {TOP_K} per step", fontsize=11)
+    axes[0][0].set_ylabel("step (the last word read)", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -1,12 +1,10 @@
 """Notebook 14's figures: the cost of remembering with the matrix memory beside notebook 05's contestants, the
 capacity of a fixed state against a cache, and generation's memory and time per token."""
 from .figures_amnesia import draw_steps
-from .plots import subplots
+from .plots import COLORS, MARKERS, subplots
 
-# colour-blind-safe (Okabe-Ito for the new one), the contestants keep notebook 05's colours
-STYLES = {"lstm": ("s", "#d62728"), "lstm_fb1": ("D", "#ff7f0e"), "transformer": ("o", "#1f77b4"),
-          "matrix": ("P", "#009e73")}
 NAMES = {"lstm": "LSTM", "lstm_fb1": "LSTM, forget bias 1", "transformer": "Transformer", "matrix": "Matrix memory"}
+STYLES = {kind: (MARKERS[kind], COLORS[kind]) for kind in NAMES}  # (marker, colour): the course's, per model
 
 
 def plot_steps(runs, cap, ax=None, title=None):
@@ -19,13 +17,14 @@ def plot_steps(runs, cap, ax=None, title=None):
     ax.set(xscale="log", yscale="log", xlabel="string length (letters)", ylabel="training steps to 90% held-out",
            title=title or f"cost of remembering (▲ = beyond the cap, {cap:,} steps)")
     ax.set_xticks(lengths, [str(L) for L in lengths])
-    ax.legend(fontsize=9)
+    ax.legend()
     return ax
 
 
-def plot_capacity(table, chance, ax=None):
+def plot_capacity(table, chance, ax=None, legend=True):
     """Held-out accuracy against the pairs stored, median and fewest-to-most over seeds, one colour and marker per
-    model, dashed at the narrow width: table = helpers.lessons.capacity.accuracy_table(runs) (notebook 14)."""
+    model, dashed at the narrow width: table = helpers.lessons.capacity.accuracy_table(runs); `legend`: draw the
+    axes' own legend (False: the caller puts one for several axes) (notebook 14)."""
     if ax is None:
         _, ax = subplots(figsize=(7.5, 4.2))
     widths = sorted({width for _, width in table})
@@ -41,5 +40,6 @@ def plot_capacity(table, chance, ax=None):
            title="associative recall, trained: a fixed state against a cache that grows")
     ax.set_xticks(pairs, [str(p) for p in pairs])
     ax.minorticks_off()  # the pairs' own labels only
-    ax.legend(fontsize=9, loc="lower left")
+    if legend:
+        ax.legend(loc="lower left")
     return ax

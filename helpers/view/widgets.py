@@ -10,6 +10,7 @@ from IPython.utils.capture import capture_output
 from .. import board
 from ..lessons.amnesia import EPOCHS, WIDTH, amnesia_test, estimate_seconds
 from ..lessons.language import PROMPT, showdown
+from ..lessons.language import estimate_seconds as showdown_seconds
 from .figures_amnesia import show_amnesia
 from .figures_language import show_showdown
 from .panel import LAYOUT, STYLE, Panel, int_slider, png_text, with_static_copy
@@ -101,7 +102,7 @@ def showdown_panel(length=(1, 17, 15), epochs=(1, 40, 20), prompt=PROMPT, temper
 
     def run(length, epochs, prompt, temperature):
         return showdown(prompt, steps=length, epochs=epochs, temperature=temperature, seed=seed, device=device)
-    panel = Panel(run, show_showdown, length=length, epochs=epochs, extra=extra,
+    panel = Panel(run, show_showdown, length=length, epochs=epochs, extra=extra, estimate=showdown_seconds,
                   title="Generative showdown: LSTM against Transformer", auto_run=False, mode=mode)
     panel.length.description = "words to write"
     for name, widget in extra.items():
