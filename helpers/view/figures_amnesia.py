@@ -137,8 +137,8 @@ def length_axis(ax, lengths, train_length):
 
 
 def draw_steps(ax, runs, cap, styles, names, sizes=(5, 8)):
-    """The points of plot_steps: per variant, the median over seeds with its fewest-to-most range, and ▲ on the cap
-    line where the cap stopped most seeds; `sizes`: the points' and the triangles' (notebooks 05, 14)."""
+    """The points of plot_steps: per variant, the median over seeds with its fewest-to-most range, and an arrow ↑ on
+    the cap line where the cap stopped most seeds; `sizes`: the points' and the arrows' (notebooks 05, 14)."""
     table = steps_table(runs)
     for i, (v, by_len) in enumerate(table.items()):
         marker, color = styles[v]
@@ -150,19 +150,19 @@ def draw_steps(ax, runs, cap, styles, names, sizes=(5, 8)):
                         label=names[v])
         beyond = [L for L, (m, lo, hi, b, n) in by_len.items() if m is None]
         if beyond:
-            ax.plot(np.array(beyond) * shift, [cap] * len(beyond), "^", ms=sizes[1], color=color, mfc="none",
+            ax.plot(np.array(beyond) * shift, [cap] * len(beyond), r"$\uparrow$", ms=2 * sizes[1], color=color,
                     label=None if done else names[v])
     ax.axhline(cap, color="k", lw=0.8, ls=":")
 
 
 def plot_steps(runs, cap, ax=None, title=None, legend=True):
     """The cost of remembering: training steps to the target against length (both log scale), the median over
-    seeds with the fewest-to-most range; a run that the cap stopped is drawn on the cap line as ▲ "beyond the
-    cap". Introduced in notebook 05."""
+    seeds with the fewest-to-most range; a run that the cap stopped is drawn on the cap line as an arrow, ↑
+    "beyond the cap" (no model's marker is an arrow). Introduced in notebook 05."""
     if ax is None:
         _, ax = subplots(figsize=(7, 4))
     draw_steps(ax, runs, cap, STYLES, NAMES)
-    ax.text(min(r["length"] for r in runs), cap * 1.15, f"▲ = beyond the cap ({cap:,} steps) on most seeds",
+    ax.text(min(r["length"] for r in runs), cap * 1.15, f"↑ = beyond the cap ({cap:,} steps) on most seeds",
             fontsize=11, va="bottom")
     ax.set_xscale("log")
     ax.set_yscale("log")

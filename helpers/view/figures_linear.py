@@ -8,14 +8,14 @@ STYLES = {kind: (MARKERS[kind], COLORS[kind]) for kind in NAMES}  # (marker, col
 
 
 def plot_steps(runs, cap, ax=None, title=None):
-    """Training steps to 90% against length (log-log), median and fewest-to-most over seeds; ▲ on the cap line:
+    """Training steps to 90% against length (log-log), median and fewest-to-most over seeds; an arrow ↑ on the cap line:
     beyond the cap on most seeds (notebook 14)."""
     if ax is None:
         _, ax = subplots(figsize=(7.5, 4.2))
     draw_steps(ax, runs, cap, STYLES, NAMES, sizes=(6, 9))
     lengths = sorted({r["length"] for r in runs})
     ax.set(xscale="log", yscale="log", xlabel="string length (letters)", ylabel="training steps to 90% held-out",
-           title=title or f"cost of remembering (▲ = beyond the cap, {cap:,} steps)")
+           title=title or f"cost of remembering (↑ = beyond the cap, {cap:,} steps)")
     ax.set_xticks(lengths, [str(L) for L in lengths])
     ax.legend()
     return ax
