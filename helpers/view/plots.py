@@ -61,7 +61,7 @@ COLORS = {"rnn": "#999999", "lstm": "#D55E00", "lstm_fb1": "#882255", "transform
 STYLES = {"rnn": ":", "lstm": "-", "lstm_fb1": "--", "transformer": "-", "matrix": "-."}  # line style per contestant
 MARKERS = {"rnn": "x", "lstm": "o", "lstm_fb1": "s", "transformer": "^", "matrix": "D"}   # marker per contestant
 LABELS = {"Plain RNN": "rnn", "LSTM": "lstm", "LSTM, forget bias 1": "lstm_fb1", "Transformer": "transformer",
-          "matrix memory": "matrix", "Matrix memory": "matrix"}                                                # printed name -> contestant
+          "matrix memory": "matrix", "Matrix memory": "matrix"}  # printed name -> contestant
 BY_LABEL = {label: COLORS[kind] for label, kind in LABELS.items()}  # the same colours by the contestants' printed names
 
 
