@@ -97,6 +97,10 @@ WRONG = {
     "above_chance": [(lambda a, n, c: a > c, "margin of 3 standard errors"),
                      (lambda a, n, c: a <= c + 3 * math.sqrt(c * (1 - c) / n), "inverted"),
                      (lambda a, n, c: (a > c + 3 * math.sqrt(c * (1 - c) / n)).float(), "True/False (bool) values")],
+    "add_forget_bias": [(lambda b, x: quarter_plus(b, x, 0), "that is the input gate"),
+                        (lambda b, x: quarter_plus(b, x, 2), "that is the candidate"),
+                        (lambda b, x: quarter_plus(b, x, 3), "that is the output gate"),
+                        (lambda b, x: b + x, "added to every gate")],
     "steps_to_vanish": [(lambda f, th: math.floor(math.log(th) / math.log(f)), "round up"),
                         (lambda f, th: math.ceil(math.log(f) / math.log(th)), "inverted"),
                         (lambda f, th: math.ceil(math.log(th) / math.log(f)) + 1,
@@ -168,6 +172,13 @@ WRONG = {
                                  "the future is visible"),
                                 (lambda Q, K, V: (Q @ K.transpose(1, 2)).tril() @ V, "no normaliser")],
 }
+
+
+def quarter_plus(b, x, q):
+    """bias_ih (4H,) with x added to gate quarter q: a wrong answer of add_forget_bias."""
+    H, out = len(b) // 4, b.clone()
+    out[q * H:(q + 1) * H] += x
+    return out
 
 
 def run(fn, name, capsys):
