@@ -22,6 +22,9 @@ export PYTHONHASHSEED := 0
 export ATEN_CPU_CAPABILITY ?= avx2
 export ONEDNN_MAX_CPU_ISA ?= AVX2
 export MPLBACKEND := module://matplotlib_inline.backend_inline
+# Executing a notebook to test or store it refuses a figure with text under 10 pt at the size shown
+# (helpers/view/audit.py); a student's own runs are not audited.
+test notebooks execute: export COURSE_FIGURE_AUDIT := 1
 
 .PHONY: student lab author test unit slow lint notebooks execute bench bench-hub hub hub-setup app html browser-setup venv-check \
         clean gpu-check colab

@@ -16,10 +16,10 @@ STEPS_PER_EPOCH = 32  # an amnesia panel's epoch: 32 steps of 64 new strings (he
 GOAL = 0.9            # the board's second figure: training steps to 90% held-out accuracy
 TIMEOUT = 5.0         # seconds a request may take before the panel says the board did not answer
 # model -> (printed name, colour, marker): the course's palette, as the board's page draws (deploy/board/schema.py)
-STYLES = {"rnn": ("Plain RNN", "#8c8c8c", "o"), "lstm": ("LSTM", "#d62728", "s"),
-          "lstm_fb1": ("LSTM, forget bias 1", "#ff7f0e", "D"), "transformer": ("Transformer", "#1f77b4", "^"),
+STYLES = {"rnn": ("Plain RNN", "#999999", "o"), "lstm": ("LSTM", "#D55E00", "s"),
+          "lstm_fb1": ("LSTM, forget bias 1", "#882255", "D"), "transformer": ("Transformer", "#0072B2", "^"),
           "lstm_fb3": ("LSTM, forget bias 3", "#9467bd", "X"),
-          "lstm_fb1_lr": ("LSTM, forget bias 1, lr 0.01", "#8c564b", "v"), "matrix": ("Matrix memory", "#009e73", "P")}
+          "lstm_fb1_lr": ("LSTM, forget bias 1, lr 0.01", "#8c564b", "v"), "matrix": ("Matrix memory", "#000000", "P")}
 BY_NAME = {name: model for model, (name, _, _) in STYLES.items()}
 
 

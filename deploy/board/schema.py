@@ -9,11 +9,11 @@ MAX_RUNS = 8          # runs in one share (a panel shares one per model)
 NOTEBOOKS = ("01", "04", "05", "14")
 # model -> (printed name, colour, marker): the course's palette (helpers/view/plots.py, figures_amnesia.py,
 # figures_linear.py), one marker each; helpers.board draws with the same (a test checks they agree)
-STYLES = {"rnn": ("Plain RNN", "#8c8c8c", "o"), "lstm": ("LSTM", "#d62728", "s"),
-          "lstm_fb1": ("LSTM, forget bias 1", "#ff7f0e", "D"), "transformer": ("Transformer", "#1f77b4", "^"),
+STYLES = {"rnn": ("Plain RNN", "#999999", "o"), "lstm": ("LSTM", "#D55E00", "s"),
+          "lstm_fb1": ("LSTM, forget bias 1", "#882255", "D"), "transformer": ("Transformer", "#0072B2", "^"),
           "lstm_fb3": ("LSTM, forget bias 3", "#9467bd", "X"),
           "lstm_fb1_lr": ("LSTM, forget bias 1, lr 0.01", "#8c564b", "v"),
-          "matrix": ("Matrix memory", "#009e73", "P")}
+          "matrix": ("Matrix memory", "#000000", "P")}
 MODELS = tuple(STYLES)
 SIZES = ("width", "params", "default")  # the size menu of notebooks 01, 04; 05 and 14 train at one size
 STEPS_PER_EPOCH = 32                    # 2048 new strings per epoch, 64 per step, in every amnesia panel

@@ -224,3 +224,26 @@ def time_devices(make_work, what="", devices=("cpu", "cuda"), repeats=5, warmup=
             runs = time_call(make_work(torch.device(d)), d, repeats, warmup)
         timing.rows.append({"device": d, "name": device_name(d), "median_s": statistics.median(runs), "runs": runs})
     return timing
+
+
+def _ms(seconds):
+    return f"{seconds * 1e3:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
+
+
+def device_line(timings, recorded=None, what="step", recorded_on="a GPU"):
+    """What a notebook's CPU/GPU cell prints for {name: Timing}: with a live GPU, each Timing's table and one line of
+    speed-ups; else, with `recorded` ({name: GPU seconds} from a recording in data/reference/, made on
+    `recorded_on`), the CPU figures beside the recorded GPU figures; else one short line (notebook 01)."""
+    if not isinstance(timings, dict) or not timings or not all(isinstance(t, Timing) for t in timings.values()):
+        raise ValueError(f"timings must be a non-empty dict of name -> Timing, got {timings!r}")
+    if recorded is not None and (not isinstance(recorded, dict) or not recorded):
+        raise ValueError(f"recorded must be None or a non-empty dict of name -> seconds, got {recorded!r}")
+    cpu = "; ".join(f"{name} {_ms(t.median('cpu'))}" for name, t in timings.items() if t.median("cpu") is not None)
+    if all(t.median("cuda") is not None for t in timings.values()):
+        speed = "; ".join(f"{name} {t.speedup():.1f}x" if t.speedup() >= 1 else f"{name} {1 / t.speedup():.1f}x slower"
+                          for name, t in timings.items())
+        return "\n\n".join(str(t) for t in timings.values()) + f"\n\nGPU speed-up per {what}: {speed}"
+    if recorded:
+        gpu = "; ".join(f"{name} {_ms(s)}" for name, s in recorded.items())
+        return f"CPU here, per {what}: {cpu}. GPU, recorded on {recorded_on}: {gpu}."
+    return f"CPU here, per {what}: {cpu}; {NO_GPU} and none recorded."

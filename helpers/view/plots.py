@@ -10,6 +10,15 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from . import audit
+
+# Text sizes for a projector (helpers.view.audit: nothing under 10 pt at the size shown); matplotlib's "small" is
+# 0.83 of font.size, so 12 keeps it at 10.
+COURSE_RC = {"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 12, "xtick.labelsize": 11, "ytick.labelsize": 11,
+             "legend.fontsize": 11, "legend.title_fontsize": 11, "figure.titlesize": 14}
+plt.rcParams.update(COURSE_RC)
+audit.install()  # only with COURSE_FIGURE_AUDIT set: every figure shown is checked for small text
+
 _FIGURES = contextvars.ContextVar("collected_figures", default=None)  # the list collect_figures() fills, if any
 FIGURE_KW = ("figsize", "dpi", "facecolor", "edgecolor", "layout")     # subplots() arguments that go to the Figure
 
@@ -44,23 +53,44 @@ def show():
     if _FIGURES.get() is None:
         plt.show()
 
-COLORS = {"rnn": "#8c8c8c", "lstm": "#d62728", "lstm_fb1": "#ff7f0e", "transformer": "#1f77b4"}  # per contestant
-BY_LABEL = {"Plain RNN": COLORS["rnn"], "LSTM": COLORS["lstm"], "LSTM, forget bias 1": COLORS["lstm_fb1"],
-            "Transformer": COLORS["transformer"]}  # the same colours by the contestants' printed names
+# Model colours from Okabe and Ito's colour-blind-safe palette (2008; the LSTM with forget bias 1 in Paul Tol's wine),
+# chosen so that every pair stays apart under simulated protan-, deuter- and tritanomaly (tests/test_presentation.py);
+# each model also has its own line style and marker, so a figure reads without colour.
+COLORS = {"rnn": "#999999", "lstm": "#D55E00", "lstm_fb1": "#882255", "transformer": "#0072B2",
+          "matrix": "#000000"}                                                      # per contestant
+STYLES = {"rnn": ":", "lstm": "-", "lstm_fb1": "--", "transformer": "-", "matrix": "-."}  # line style per contestant
+MARKERS = {"rnn": "x", "lstm": "o", "lstm_fb1": "s", "transformer": "^", "matrix": "D"}   # marker per contestant
+LABELS = {"Plain RNN": "rnn", "LSTM": "lstm", "LSTM, forget bias 1": "lstm_fb1", "Transformer": "transformer",
+          "matrix memory": "matrix"}                                                # printed name -> contestant
+BY_LABEL = {label: COLORS[kind] for label, kind in LABELS.items()}  # the same colours by the contestants' printed names
+
+
+def style(kind):
+    """{"color", "ls", "marker"} of a contestant, by kind ("lstm") or printed name ("LSTM"): pass as **style(kind)
+    to ax.plot (notebook 01)."""
+    kind = LABELS.get(kind, kind)
+    if kind not in COLORS:
+        raise ValueError(f"kind must be one of {sorted(COLORS)} or {sorted(LABELS)}, got {kind!r}")
+    return {"color": COLORS[kind], "ls": STYLES[kind], "marker": MARKERS[kind]}
 
 
 def plot_history(histories, chance=None, title=None, colors=None):
     """Training loss and held-out accuracy per epoch for {name: History}, coloured by `colors` (name -> colour,
-    default COLORS, by kind or printed name): one colour per model in both panels, solid = training, dotted = held-out;
-    one legend below the panels, so none covers a curve; returns the figure. Introduced in notebook 01."""
+    default COLORS, by kind or printed name): one colour and marker per model in both panels, solid = training,
+    dotted = held-out; one legend below the panels, so none covers a curve; returns the figure. Introduced in
+    notebook 01."""
     colors = {**COLORS, **BY_LABEL} if colors is None else colors
     fig, (ax_loss, ax_acc) = subplots(1, 2, figsize=(11, 3.9))
     cycle = iter(plt.rcParams["axes.prop_cycle"].by_key()["color"])
+    markers = iter("ov^sDx*")
     for name, h in histories.items():
         color = colors.get(name) or next(cycle)  # a model without a set colour keeps one colour in both panels
-        ax_loss.plot(range(1, h.epochs + 1), h.train_loss, "-", color=color, label=f"{name}: training")
+        marker = MARKERS.get(LABELS.get(name, name)) or next(markers)  # and a marker of its own, read without colour
+        every = max(1, h.epochs // 8)
+        ax_loss.plot(range(1, h.epochs + 1), h.train_loss, "-", color=color, marker=marker, ms=5, markevery=every,
+                     label=f"{name}: training")
         ax_loss.plot(range(len(h.test_loss)), h.test_loss, ":", color=color, label=f"{name}: held-out")
-        ax_acc.plot(range(len(h.test_acc)), h.test_acc, "o:", ms=3, color=color)
+        ax_acc.plot(range(len(h.test_acc)), h.test_acc, ":", marker=marker, ms=5, markevery=every, color=color)
     if chance is not None:
         ax_acc.axhline(chance, color="k", lw=0.8, ls="--", label=f"chance ({chance:.1%})")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss (nats)", title="loss")
@@ -71,7 +101,7 @@ def plot_history(histories, chance=None, title=None, colors=None):
     handles, labels = ax_loss.get_legend_handles_labels()
     extra = ax_acc.get_legend_handles_labels()
     fig.legend(handles + extra[0], labels + extra[1], loc="lower center", ncol=min(4, len(labels) + len(extra[1])),
-               fontsize=9, frameon=False)
+               frameon=False)
     if title:
         fig.suptitle(title)
     rows = math.ceil((len(labels) + len(extra[1])) / 4)  # legend rows below the panels
@@ -94,7 +124,7 @@ def attention_heatmap(weights, rows, cols=None, ax=None, annotate=None, sums=Fal
         _, ax = subplots(figsize=(size + (1.2 if sums else 0), min(1 + 0.45 * len(rows), 11)))
     labels = [f"{r}  Σ={s:.2f}" for r, s in zip(rows, w.sum(1))] if sums else list(rows)
     sns.heatmap(w, ax=ax, cmap=cmap, vmin=0, vmax=max(w.max(), 1e-9) if vmax is None else vmax, annot=annotate,
-                fmt=".2f", annot_kws={"fontsize": 9}, xticklabels=list(cols), yticklabels=labels,
+                fmt=".2f", annot_kws={"fontsize": audit.MIN_PT}, xticklabels=list(cols), yticklabels=labels,
                 cbar_kws={"label": "attention weight"}, square=False)
     ax.set_xlabel("key (looked at)")
     ax.set_ylabel("query (looking)")
