@@ -139,12 +139,12 @@ def plot_answer_sources(result, strings):
     return answers
 
 
-STYLES = {"rnn": ("o-", COLORS["rnn"]), "lstm": ("s-", COLORS["lstm"]), "lstm_fb1": ("s--", "#ff7f0e"),
-          "transformer": ("^-", COLORS["transformer"]), "lstm_fb3": ("D-.", "#9467bd"),
-          "lstm_fb1_lr": ("v:", "#8c564b")}
+STYLES = {"rnn": ("o:", COLORS["rnn"]), "lstm": ("s-", COLORS["lstm"]), "lstm_fb1": ("s--", COLORS["lstm_fb1"]),
+          "transformer": ("^-", COLORS["transformer"]), "lstm_fb3": ("D-.", "#CC79A7"),
+          "lstm_fb1_lr": ("v:", "#009E73")}  # the variants beyond COLORS in Okabe and Ito's colour-blind-safe palette
 # the Transformer's position schemes (ModelConfig.positions), as notebook 05 draws and names them
-SCHEME_STYLES = {"learned": ("^-", COLORS["transformer"]), "sinusoidal": ("o--", "#2ca02c"),
-                 "alibi": ("s-.", "#9467bd"), "rope": ("D-", "#ff7f0e")}
+SCHEME_STYLES = {"learned": ("^-", COLORS["transformer"]), "sinusoidal": ("o--", "#009E73"),
+                 "alibi": ("s-.", "#CC79A7"), "rope": ("D-", "#E69F00")}
 SCHEME_NAMES = {"learned": "learned absolute", "sinusoidal": "sinusoidal (Vaswani et al. 2017)",
                 "alibi": "ALiBi (Press et al. 2022)", "rope": "RoPE (Su et al. 2021)"}
 
