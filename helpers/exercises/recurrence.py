@@ -193,7 +193,7 @@ def lstm_biases(gen):
 
 
 def added_to_quarter(q):
-    """The hint predicate: `bias` added to gate quarter q (0 input, 2 candidate, 3 output) instead of the forget gate."""
+    """The hint predicate: `bias` added to gate quarter q (0 input, 2 candidate, 3 output), not the forget gate."""
     def wrong(out, ref, a):
         H, b = len(a[0]) // 4, a[0].clone()
         b[q * H:(q + 1) * H] += a[1]
@@ -209,8 +209,9 @@ def added_to_quarter(q):
                            "that is the candidate (the third quarter); the forget gate is the second")),
     (added_to_quarter(3), ("இது output gate (கடைசிக் காற்பகுதி); forget gate இரண்டாம் காற்பகுதி",
                            "that is the output gate (the last quarter); the forget gate is the second")),
-    (lambda out, ref, a: same(out, a[0] + a[1]), ("எல்லா gate-களுக்கும் கூட்டப்பட்டது: forget gate-இன் H எண்களுக்கு மட்டும்",
-                                                  "added to every gate: only to the forget gate's H numbers")),
+    (lambda out, ref, a: same(out, a[0] + a[1]),
+     ("எல்லா gate-களுக்கும் கூட்டப்பட்டது: forget gate-இன் H எண்களுக்கு மட்டும்",
+      "added to every gate: only to the forget gate's H numbers")),
 ])
 def add_forget_bias(bias_ih, bias):
     """Notebook 04: a copy of an LSTM layer's bias_ih (4H,), torch's gate order (input, forget, candidate, output),
