@@ -10,7 +10,7 @@ The names below are the ones every notebook uses; the rest is imported from its 
 """
 import os
 
-from .core.checks import check_int, check_parameters
+from .core.checks import as_stored, check_int, check_parameters
 from .core.corpus import CORPUS_DIR, NextWord, Vocab, corpus_task, load_sentences, tokenize
 from .core.models import (LSTMCell, LSTMModel, ModelConfig, MultiHeadAttention, RNNModel, TransformerModel, attention,
                           build_model, causal_mask)
@@ -35,7 +35,7 @@ __all__ = [
     "side_by_side", "time_training_step", "train", "train_kinds", "CONTESTANTS", "KINDS", "NAMES", "AmnesiaResult",
     "amnesia_test", "estimate_seconds", "time_recall_step", "Panel", "amnesia_panel", "showdown_panel",
     "show_amnesia", "plot_history", "attention_heatmap", "position_labels", "subplots", "show", "collect_figures",
-    "check_parameters", "MIN_LENGTH", "mark_cut", "CHANCE"
+    "check_parameters", "MIN_LENGTH", "mark_cut", "CHANCE", "as_stored"
 ]  # every name above, and the VIEW names loaded on first use
 
 use_thread_policy()  # one thread: the same numbers on any machine, no collapse on a shared CPU (README)

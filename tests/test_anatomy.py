@@ -10,6 +10,7 @@ from matplotlib.patches import Arc
 from helpers.core.counting import critical_path, fit_slope
 from helpers.lessons import anatomy as A
 from helpers.view import figures
+from helpers.view.figures_anatomy import plot_counts, plot_layer_flops
 
 SMALL = A.AnatomyConfig(d_model=8, n_heads=2)  # op counts do not depend on the width
 NS = (8, 16, 32)
@@ -113,12 +114,27 @@ def test_drawings():
     assert len(web.collections[-1].get_segments()) == 25  # every output reads every input
     causal = figures.draw_chain_and_web(5, causal=True)[1]
     assert len(causal.collections[-1].get_segments()) == 15  # only the past: 5·6/2
+    chain_steps, web_steps = ([t.get_text() for t in ax.texts if t.get_text().isdigit()] for ax in axes)  # in boxes
+    assert chain_steps == ["1", "2", "3", "4", "5"] and web_steps == ["1"] * 5  # n dependent steps against 1
+    plt.close("all")
+    table = {(r["kind"], r["n"]): r for r in A.measure(A.LAYER_TYPES, (8, 16), A.AnatomyConfig(d_model=8, n_heads=2))}
+    fig = plot_counts(table, (8, 16), A.LAYER_TYPES)
+    assert [len(ax.lines) for ax in fig.axes] == [4, 4]
+    D = A.AnatomyConfig()
+    fl = {kind: [A.flops(kind, n, D) for n in (16, 64)] for kind in A.LAYER_TYPES}
+    fig = plot_layer_flops(fl, (16, 64), A.flop_crossover(D), D.d_model)
+    assert len(fig.axes[0].get_legend().get_texts()) == 5
     w = np.array([[0.7, 0.3, 0.0], [0.5, 0.5, 0.0], [0.2, 0.01, 0.79]])
     ax = figures.arc_diagram(w, ["a", "b", "c"], color="blue", future_color="orange")
     arcs = [p for p in ax.patches if isinstance(p, Arc)]
     assert len(arcs) == 3  # 0.3, 0.5 and 0.2; 0.01 is below min_weight
     orange = to_rgb("orange")
     assert sum(tuple(p.get_edgecolor()[:3]) == orange for p in arcs) == 1  # only a looks ahead (at b)
+    w3 = np.array([[0.4, 0.35, 0.25], [0.3, 0.4, 0.3], [0.3, 0.3, 0.4]])
+    top = figures.arc_diagram(w3, ["a", "b", "c"], top_k=1)
+    assert len([p for p in top.patches if isinstance(p, Arc)]) == 3  # one arc per query: its largest other key
     with pytest.raises(ValueError, match="square grid"):
         figures.arc_diagram(np.ones((2, 3)), ["a", "b"])
+    with pytest.raises(ValueError, match="top_k"):
+        figures.arc_diagram(w3, ["a", "b", "c"], top_k=0)
     plt.close("all")

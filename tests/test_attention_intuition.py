@@ -41,3 +41,27 @@ def test_saturation_refuses_bad_arguments():
         softmax_saturation([4], n_keys=1)
     with pytest.raises(ValueError, match="d must be"):
         softmax_saturation([0])
+
+
+def test_with_attention_changes_only_the_mixing():
+    """with_attention(model, the model's own attention) gives the same logits; without √d it gives others."""
+    import torch.nn.functional as F
+
+    import helpers
+    from helpers.lessons.memory import with_attention
+
+    cfg = helpers.ModelConfig(d_model=16, n_layers=2, n_heads=2)
+    x = torch.randint(0, 26, (3, 7), generator=torch.Generator().manual_seed(0))
+    with helpers.seeded(0):
+        model = helpers.TransformerModel(cfg)
+    with torch.no_grad():
+        before = model(x)
+        same = with_attention(model, F.scaled_dot_product_attention)(x)
+        changed = with_attention(model, lambda q, k, v: F.scaled_dot_product_attention(q, k, v, scale=1.0))(x)
+    torch.testing.assert_close(same, before)
+    assert not torch.allclose(changed, before, atol=1e-4)
+    with pytest.raises(ValueError, match="attend"):
+        with_attention(model, "softmax")
+    with pytest.raises(ValueError, match="model"):
+        with_attention(helpers.TransformerModel(helpers.ModelConfig(d_model=16, n_heads=2, causal=True)),
+                       F.scaled_dot_product_attention)

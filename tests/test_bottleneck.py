@@ -105,3 +105,26 @@ def test_a_run_a_stop_cut_short_has_no_verdict_but_says_so():
     with controlled(control):
         row, hist, _ = bottleneck.train_bits("lstm", 8, 4, 3, device="cpu")
     assert hist.interrupted and len(hist.test_loss) == 1 and row["verdict"] == "stopped"
+
+
+def test_the_panel_estimate_grows_with_length_and_epochs_and_refuses_bad_input():
+    assert 30 < bottleneck.estimate_seconds(20, 60) < 120  # about a minute at the notebook's default
+    estimate = bottleneck.estimate_seconds
+    assert estimate(40, 60) > estimate(20, 60) > estimate(20, 30)
+    with pytest.raises(ValueError, match="length"):
+        bottleneck.estimate_seconds(1, 60)
+    with pytest.raises(ValueError, match="epochs"):
+        bottleneck.estimate_seconds(20, 0)
+
+
+def test_the_recorded_table_twin_and_setup():
+    row = {"model": "LSTM d=8", "length": 4, "seed": 0, "epochs": 2, "bits": 1.0}
+    rec = {"settings": {"widths": [8], "lengths": [4], "seeds": [0], "runs": [["lstm", "one"]]},
+           "results": [{**row, "d": 8, "params": 10, "test_acc": 0.5, "verdict": "plateau"}],
+           "provenance": {"device": "cpu", "torch": "2.13.0+cpu", "cpu_capability": "AVX2"}}
+    table = bottleneck.recorded_table(rec)
+    assert "length 4 (the whole string: 18.8 bits)" in table and "1 plateau" in table and "LSTM d=8" in table
+    assert bottleneck.twin(rec, row)["test_acc"] == 0.5
+    assert bottleneck.twin(rec, {**row, "seed": 1}) is None
+    assert bottleneck.same_setup(rec, "cpu", "2.13.0", "AVX2")
+    assert not bottleneck.same_setup(rec, "cuda", "2.13.0", "AVX2")

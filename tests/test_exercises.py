@@ -60,6 +60,13 @@ def mem(n, h, b, by):
     return b * h * n * n * by
 
 
+def shift_quarter(bias, shift, q):
+    """bias (4H,) with `shift` added to quarter q (0 input, 1 forget, 2 candidate, 3 output)."""
+    out, H = bias.clone(), len(bias) // 4
+    out[q * H:(q + 1) * H] += shift
+    return out
+
+
 # each exercise: typical wrong answers and a words of the hint each must produce (English side)
 WRONG = {
     "first_letter_accuracy": [
@@ -91,6 +98,11 @@ WRONG = {
         (lambda *a: (lstm_variant(*a)[0], lstm_variant(*a)[1] + 1),
          "value 2: the values differ from torch.nn.LSTMCell"),
     ],
+    "with_forget_bias": [(lambda b, s: shift_quarter(b, s, 0), "the input gate's part"),
+                         (lambda b, s: shift_quarter(b, s, 2), "the candidate's part"),
+                         (lambda b, s: shift_quarter(b, s, 3), "the output gate's part"),
+                         (lambda b, s: b + s, "forget gate's quarter only"),
+                         (lambda b, s: b.clone(), "did not change")],
     "recall_accuracy": [(lambda p, s: acc(p, s[:, -1]).mean().item(), "FIRST letter"),
                         (lambda p, s: acc(p, s[:, 0]), "mean over the batch"),
                         (lambda p, s: acc(p, s[:, 0]).sum().item(), "that is a count")],
@@ -101,6 +113,10 @@ WRONG = {
                         (lambda b, x: quarter_plus(b, x, 2), "that is the candidate"),
                         (lambda b, x: quarter_plus(b, x, 3), "that is the output gate"),
                         (lambda b, x: b + x, "added to every gate")],
+    "forward_without_positions": [(lambda m, x: m(x), "the model with its positions"),
+                                  (lambda m, x: m.head(m.blocks[0](m.tok(x))[0]) if len(m.blocks) == 1
+                                   else m.head(m.blocks[1](m.blocks[0](m.tok(x))[0])[0]), "final LayerNorm"),
+                                  (lambda m, x: m.head(m.ln_f(m.blocks[0](m.tok(x)))), "h, _ = block(h)")],
     "steps_to_vanish": [(lambda f, th: math.floor(math.log(th) / math.log(f)), "round up"),
                         (lambda f, th: math.ceil(math.log(f) / math.log(th)), "inverted"),
                         (lambda f, th: math.ceil(math.log(th) / math.log(f)) + 1,
@@ -131,11 +147,20 @@ WRONG = {
     "qkv_attention": [(lambda Q, K, V: mixed(Q, K, V, 1.0), "divide by √d?"),
                       (lambda Q, K, V: (Q @ K.mT / math.sqrt(Q.size(-1))).softmax(-1), "multiply them by V"),
                       (lambda Q, K, V: mixed(Q, K, V, math.sqrt(Q.size(-1)), dim=-2), "over the last dimension")],
+    "unscaled_attention": [(lambda Q, K, V: mixed(Q, K, V, math.sqrt(Q.size(-1))), "do not divide by √d"),
+                           (lambda Q, K, V: (Q @ K.mT).softmax(-1), "multiply them by V"),
+                           (lambda Q, K, V: mixed(Q, K, V, 1.0, dim=-2), "over the last dimension")],
     "softmax": [(naive_softmax, "subtract each row's max"),
                 (lambda x: (x - x.max(-1, keepdim=True).values).exp(), "divide each row by its sum"),
                 (lambda x: torch.softmax(x, 0), "over the last dimension")],
     "split_heads": [(lambda x, h: split(x, h, "BhTd"), "view as (B, T, h, d_h)"),
                     (lambda x, h: split(x, h, "BThd"), "one more step: transpose(1, 2)")],
+    "unscaled_weights": [(lambda Q, K: (Q @ K.T / Q.size(-1) ** 0.5).masked_fill(
+                             ~torch.ones(len(Q), len(Q), dtype=torch.bool).tril(), float("-inf")).softmax(-1),
+                          "leave the division out"),
+                         (lambda Q, K: (Q @ K.T).softmax(-1), "hide the future"),
+                         (lambda Q, K: (Q @ K.T).masked_fill(~torch.ones(len(Q), len(Q), dtype=torch.bool).tril(),
+                                                               float("-inf")).softmax(0), "over the last dimension")],
     "greedy_tokens": [(lambda f, p, n: greedy_variant(f, p, n, row=0), "LAST position"),
                       (lambda f, p, n: greedy_variant(f, p, n)[len(p):], "prompt followed by")],
     "cross_entropy": [(lambda lg, t: F.cross_entropy(lg, t, reduction="sum"), "(mean), not the sum"),

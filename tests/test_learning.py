@@ -36,7 +36,7 @@ def test_training_demo_keeps_the_chosen_epochs(demo):
     assert torch.allclose(demo.attention[0].sum(-1), torch.ones(L, H, T), atol=1e-5)
     total = sum(len(tokenize(t)) - 1 for t in demo.targets)
     assert sum(demo.right[demo.epochs]) == total > sum(demo.right[0])
-    assert "Σ" not in demo.table() and f"words right {total}/{total}" in demo.table()
+    assert "Σ" not in demo.table() and f"words right (greedy) {total}/{total}" in demo.table()
 
 
 def test_training_demo_short_run_with_own_epochs():

@@ -108,3 +108,12 @@ def test_graph_depth_counts_a_chain_and_is_flat_for_attention():
     assert graph_depth(block(torch.randn(1, 5, 8))[0]) == graph_depth(block(torch.randn(1, 50, 8))[0])
     with pytest.raises(ValueError, match="require grad"):
         graph_depth(torch.randn(3))
+
+
+def test_the_belt_panel_estimate_grows_and_refuses_bad_input():
+    from helpers.lessons.memory import belt_estimate_seconds
+    assert 5 < belt_estimate_seconds(16, 20) < 30  # the notebook's default: about 13 s
+    assert belt_estimate_seconds(40, 60) > belt_estimate_seconds(16, 20)
+    for length, epochs in ((1, 20), (16, 0), (16.5, 20)):
+        with pytest.raises(ValueError):
+            belt_estimate_seconds(length, epochs)

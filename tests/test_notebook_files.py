@@ -64,3 +64,14 @@ def test_compaction_of_a_small_notebook(tmp_path):
     image = Image.open(io.BytesIO(base64.b64decode(compact_notebooks.HTML_PNG.search(inline).group(1))))
     assert (image.mode, image.size) == ("P", (64, 48))
     assert not compact_notebooks.compact(path) and path.read_bytes() == stored  # a second run changes nothing
+
+
+def test_compaction_refuses_a_notebook_with_a_stored_traceback(tmp_path, capsys):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("plt.show()", outputs=[nbformat.v4.new_output(
+        "stream", name="stderr", text="Traceback (most recent call last):\nValueError: figure text under 10 pt")])]
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(SystemExit, match="1"):
+        compact_notebooks.main([str(path)])
+    assert "an error or a traceback stored in the outputs of cells [0]" in capsys.readouterr().err

@@ -311,3 +311,21 @@ def test_device_line_refuses_bad_input(timings, recorded, match):
 def test_the_class_board_draws_with_the_course_palette():
     from helpers import board
     assert {k: board.STYLES[k][1] for k in plots.COLORS} == plots.COLORS
+
+
+# ------------------------------------------------------------------ exact figures only where the stored run is
+def test_as_stored_holds_here_and_not_for_other_parameters_or_torch(monkeypatch):
+    import re as _re
+
+    import torch
+
+    import helpers
+    pin = _re.search(r"^torch==(\S+)$", (ROOT / "requirements.txt").read_text(), _re.M).group(1)
+    assert helpers.core.checks.STORED_WITH["torch"] == pin
+    avx2 = torch.backends.cpu.get_cpu_capability() == "AVX2"  # as make test runs (the Makefile's ATEN_CPU_CAPABILITY)
+    assert helpers.as_stored("cpu", LENGTH=(20, 20)) is avx2
+    assert helpers.as_stored("cpu", LENGTH=(12, 20)) is False
+    monkeypatch.setattr(torch, "__version__", "2.14.1+cu130")
+    assert helpers.as_stored("cpu") is False
+    with pytest.raises(ValueError, match=r"LENGTH must be a pair \(value now, value stored\)"):
+        helpers.as_stored("cpu", LENGTH=20)

@@ -1,6 +1,7 @@
 """Store notebooks compactly: PNG outputs (and the PNGs inside a panel's static HTML copy) as 256-colour
 palette PNGs, and no saved widget state."""
 import argparse
+import sys
 import base64
 import io
 import re
@@ -54,12 +55,27 @@ def compact(path):
     return changed
 
 
+def stored_errors(path):
+    """Indices of the cells whose stored outputs hold an error or a traceback: an exception raised while a figure
+    was shown (the figure audit, helpers/view/audit.py) is printed by IPython, and nbconvert carries on."""
+    nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    return [i for i, cell in enumerate(nb.cells) for o in cell.get("outputs", [])
+            if o.get("output_type") == "error" or "Traceback" in "".join(o.get("text", ""))]
+
+
 def main(argv=None):
-    """Command line: compact every notebook named."""
+    """Command line: compact every notebook named; exit 1 when one holds an error or a traceback in its outputs."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("notebooks", nargs="+", help="paths of .ipynb files, rewritten in place")
+    failed = False
     for path in parser.parse_args(argv).notebooks:
         print(f"{path}: {'compacted' if compact(path) else 'already compact'}")
+        errors = stored_errors(path)
+        if errors:
+            print(f"{path}: an error or a traceback stored in the outputs of cells {errors}", file=sys.stderr)
+            failed = True
+    if failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -28,3 +28,24 @@ def check_parameters(length, epochs, seed, device, lengths, epoch_range):
         except ValueError as err:
             raise ValueError(f"DEVICE: {err}") from None
     return length, epochs, seed, device
+
+
+# Where the stored outputs were made: the CPU, requirements.txt's torch, AVX2 kernels (the Makefile's
+# ATEN_CPU_CAPABILITY); another device, torch release or kernel set sums floats in another order.
+STORED_WITH = {"device": "cpu", "torch": "2.13.0", "cpu_capability": "AVX2"}
+
+
+def as_stored(device=None, **parameters):
+    """Whether this run reproduces the stored outputs: `device` (None: the one pick_device chooses) is the CPU, torch
+    and its CPU kernels are STORED_WITH's, and each parameter, given as NAME=(value now, value stored), has its
+    stored value. A notebook asserts the exact figures its slides state only then, and the claim itself everywhere
+    (notebook 01)."""
+    import torch
+
+    from .timing import pick_device
+    for name, pair in parameters.items():
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise ValueError(f"{name} must be a pair (value now, value stored), got {pair!r}")
+    here = {"device": pick_device(device).type, "torch": torch.__version__.split("+")[0],
+            "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+    return here == STORED_WITH and all(now == stored for now, stored in parameters.values())

@@ -37,12 +37,56 @@ def mha_params(d_model, n_heads):
     (lambda out, ref, a: same(out[0], a[0] ** 2),
      ("n² score-களில் ஒவ்வொன்றும் d நீள dot product: × d", "each of the n² scores is a dot product of length d: × d")),
     (lambda out, ref, a: same(out[1], a[0] * a[1]),
-     ("n step-களில் ஒவ்வொன்றும் d×d matrix-ஐ ஒரு vector-ஆல் பெருக்குகிறது: step-க்கு d²",
+     ("n படிகளில் ஒவ்வொன்றும் d×d matrix-ஐ ஒரு vector-ஆல் பெருக்குகிறது: படிக்கு d²",
       "each of the n steps multiplies a d×d matrix by a vector: d² per step")),
 ])
 def table1_ops(n, d):
     """Notebook 06: Table 1's operations per layer at length n and width d -> (self-attention, recurrent)."""
     return n * n * d, n * d * d
+
+
+def small_transformer(gen):
+    """A random small course Transformer (seeded from `gen`, torch's global generator untouched) and letters (B, T)."""
+    from ..core.models import ModelConfig, TransformerModel
+    d, heads = 8 * randint(gen, 1, 3), randint(gen, 1, 2)
+    with torch.random.fork_rng():
+        torch.manual_seed(randint(gen, 0, 10**6))
+        model = TransformerModel(ModelConfig(d_model=d, n_heads=heads, n_layers=randint(gen, 1, 2), max_len=16))
+        with torch.no_grad():
+            model.pos.weight.mul_(5)  # positions that matter: leaving them in shows
+    return model, torch.randint(0, 26, (randint(gen, 1, 3), randint(gen, 3, 9)), generator=gen)
+
+
+def _with_positions(model, x):
+    return model(x)
+
+
+def _no_final_norm(model, x):
+    h = model.tok(x)
+    for block in model.blocks:
+        h = block(h)[0]
+    return model.head(h)
+
+
+@exercise("06", small_transformer, "the course's Transformer with its position vectors left out", shape="(B, T, 26)",
+          hints=[
+    (lambda out, ref, a: same(out, _with_positions(*a)),
+     ("இது position-களுடன் கூடிய model-தான்: model.pos-ஐக் கூட்டாமல், model.tok(x)-இலிருந்து தொடங்குங்கள்",
+      "that is the model with its positions: start from model.tok(x) and add no model.pos")),
+    (lambda out, ref, a: same(out, _no_final_norm(*a)),
+     ("Head-க்கு முன் கடைசி LayerNorm (model.ln_f) விடுபட்டது",
+      "the final LayerNorm (model.ln_f) before the head is missing")),
+], errors=[
+    ("not tuple", ("ஒவ்வொரு block-உம் (h, weights) என்ற இரண்டைத் தருகிறது: h, _ = block(h)",
+                                   "each block returns two things, (h, weights): h, _ = block(h)")),
+])
+def forward_without_positions(model, x):
+    """Notebook 06: the logits (B, T, 26) of the course's Transformer `model` for letters x (B, T), its position
+    vectors left out: token vectors only, then the blocks, the final LayerNorm and the head."""
+    h = model.tok(x)  # (B, T, d): no model.pos
+    for block in model.blocks:
+        h, _ = block(h)
+    return model.head(model.ln_f(h))
 
 
 # -- 07 -----------------------------------------------------------------------------------------------------------
@@ -138,6 +182,20 @@ def qkv_attention(Q, K, V):
     return F.scaled_dot_product_attention(Q, K, V)
 
 
+@exercise("08", qkv, "softmax(Q·Kᵀ)·V, with no √d", shape="(B, T, d_v)", hints=[
+    (lambda out, ref, a: same(out, F.scaled_dot_product_attention(*a)),
+     ("இது √d-உடன் உள்ள attention: இந்த model-இல் √d-ஆல் வகுக்க வேண்டாம்",
+      "that is the attention with √d: in this model, do not divide by √d")),
+    (lambda out, ref, a: as_tensor(out).shape[-1] == a[1].shape[-2],
+     ("இவை weight-கள்: அவற்றை V-ஆல் பெருக்குங்கள்", "those are the weights: multiply them by V")),
+    (lambda out, ref, a: same(out, F.softmax(raw_scores(*a[:2]), -2) @ a[2]), SOFTMAX_DIM),
+])
+def unscaled_attention(Q, K, V):
+    """Notebook 08 (a changed model): softmax(Q·Kᵀ)·V without the division by √d; Q, K (B, T, d), V (B, T, d_v)
+    -> (B, T, d_v)."""
+    return F.scaled_dot_product_attention(Q, K, V, scale=1.0)
+
+
 # -- 09 -----------------------------------------------------------------------------------------------------------
 
 def large_scores(gen):
@@ -170,13 +228,38 @@ def tokens_and_heads(gen):
       "பிறகு T, h-ஐ இடம் மாற்றுங்கள் (transpose(1, 2))",
       "each token's d numbers are split into heads: view as (B, T, h, d_h), then swap T and h (transpose(1, 2))")),
     (lambda out, ref, a: same(out, ref.transpose(1, 2)),
-     ("இன்னும் ஒரு படி: head-களை T-க்கு முன் வைக்க transpose(1, 2)",
+     ("இன்னும் ஒன்று: head-களை T-க்கு முன் வைக்க transpose(1, 2)",
       "one more step: transpose(1, 2) puts the heads before T")),
 ])
 def split_heads(x, n_heads):
     """Notebook 09: x (B, T, d) split into n_heads heads -> (B, h, T, d/h), as multi-head attention does."""
     B, T, d = x.shape
     return x.view(B, T, n_heads, d // n_heads).transpose(1, 2)  # (B, h, T, d_h)
+
+
+def queries_and_keys(gen):
+    T, d = randint(gen, 3, 7), 4 * randint(gen, 2, 4)
+    return randn(gen, T, d, scale=1.5), randn(gen, T, d, scale=1.5)
+
+
+def causal_weights(Q, K, scale):
+    """softmax of Q·Kᵀ/scale (T, T) with the future masked."""
+    T = Q.size(0)
+    return (Q @ K.T / scale).masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf")).softmax(-1)
+
+
+@exercise("09", queries_and_keys, "the causal attention weights without the division", shape="(T, T)", hints=[
+    (lambda out, ref, a: same(out, causal_weights(*a, math.sqrt(a[0].size(-1)))),
+     ("இந்த model √d_k-ஆல் வகுப்பதில்லை: வகுத்தலை நீக்குங்கள்",
+      "this model does not divide by √d_k: leave the division out")),
+    (lambda out, ref, a: same(out, (a[0] @ a[1].T).softmax(-1)),
+     ("எதிர்காலத்தை மறையுங்கள்: softmax-க்கு முன் diagonal-க்கு மேலே -inf",
+      "hide the future: -inf above the diagonal, before the softmax")),
+    (lambda out, ref, a: not rows_sum_to_one(out), SOFTMAX_DIM),
+])
+def unscaled_weights(Q, K):
+    """Notebook 09: the causal attention weights of Q, K (T, d) without dividing by √d: softmax(mask(Q·Kᵀ))."""
+    return causal_weights(Q, K, 1.0)
 
 
 # -- 11 -----------------------------------------------------------------------------------------------------------

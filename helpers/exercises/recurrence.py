@@ -148,6 +148,41 @@ def lstm_step(x, h, c, W_ih, W_hh, b_ih, b_hh):
         return cell(x, (h, c))
 
 
+def bias_and_shift(gen):
+    H = randint(gen, 2, 8)
+    return randn(gen, 4 * H), float(randint(gen, 1, 3) * (1 if randint(gen, 0, 1) else -1))  # a shift of ±1 to ±3
+
+
+def quarter_hint(q, tamil, english):
+    def hint(out, ref, a):
+        wrong = a[0].clone()
+        H = len(wrong) // 4
+        wrong[q * H:(q + 1) * H] += a[1]
+        return same(out, wrong)
+    return (hint, (tamil, english))
+
+
+@exercise("03", bias_and_shift, "helpers.LSTMModel's forget_bias", shape="(4H,)", hints=[
+    quarter_hint(0, "அது input gate-இன் பகுதி (முதல் கால்): forget gate இரண்டாவது கால், [H:2H]",
+                 "that is the input gate's part (the first quarter): the forget gate is the second, [H:2H]"),
+    quarter_hint(2, "அது candidate-இன் பகுதி (மூன்றாவது கால்): forget gate இரண்டாவது கால், [H:2H]",
+                 "that is the candidate's part (the third quarter): the forget gate is the second, [H:2H]"),
+    quarter_hint(3, "அது output gate-இன் பகுதி (கடைசி கால்): forget gate இரண்டாவது கால், [H:2H]",
+                 "that is the output gate's part (the last quarter): the forget gate is the second, [H:2H]"),
+    (lambda out, ref, a: same(out, a[0] + a[1]), ("முழு bias-க்கும் அல்ல, forget gate-இன் கால் பகுதிக்கு மட்டும் கூட்டுங்கள்",
+                                              "add it to the forget gate's quarter only, not to the whole bias")),
+    (lambda out, ref, a: same(out, a[0]), ("bias மாறவில்லை: forget gate-இன் பகுதியில் shift-ஐக் கூட்டுங்கள்",
+                                       "the bias did not change: add the shift to the forget gate's part")),
+])
+def with_forget_bias(bias, shift):
+    """Notebook 03: torch.nn.LSTM's bias (4H,), gates in torch's order (input, forget, candidate, output), with
+    `shift` added to the forget gate's quarter: a new tensor, the input left as it was."""
+    H = len(bias) // 4
+    out = bias.clone()
+    out[H:2 * H] += shift
+    return out
+
+
 # -- 04 -----------------------------------------------------------------------------------------------------------
 
 def predictions_and_strings(gen):

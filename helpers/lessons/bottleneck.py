@@ -127,3 +127,46 @@ def summarise(rows):
                     "bits": (sum(bits) / len(bits), min(bits), max(bits)),
                     "acc": (sum(acc) / len(acc), min(acc), max(acc))}
     return out
+
+
+SECONDS_PER_EPOCH_LETTER = 0.045  # the panel's three models side by side: seconds per epoch and per letter, 2 cores
+
+
+def estimate_seconds(length, epochs):
+    """About how long notebook 02's panel takes to train its three models (both LSTMs and the Transformer side by
+    side on a 2-core CPU, measured at length 20, 60 epochs: about a minute), in seconds."""
+    check_int("length", length, 2, MAX_K)
+    check_int("epochs", epochs, 1, 1000)
+    return SECONDS_PER_EPOCH_LETTER * epochs * (length + 1)
+
+
+def recorded_table(rec):
+    """The recording's table, one block per length: parameters, accuracy and bits held as mean [lowest, highest]
+    over the seeds, and how the runs ended (notebook 02)."""
+    settings, stats = rec["settings"], summarise(rec["results"])
+    runs = [name(kind, d, ask) for kind, ask in settings["runs"] for d in settings["widths"]]
+    lines = []
+    for length in settings["lengths"]:
+        lines += [f"length {length} (the whole string: {length * BITS_PER_LETTER:.1f} bits)",
+                  f"{'model':<24}{'params':>8}{'accuracy':>22}{'bits held':>22}   at the end"]
+        for run in runs:
+            s = stats[run, length]
+            ends = ", ".join(f"{s['verdicts'].count(v)} {v}" for v in dict.fromkeys(s["verdicts"]))
+            lines.append(f"{run:<24}{s['params']:>8,}{s['acc'][0]:>8.1%} [{s['acc'][1]:>5.1%}, {s['acc'][2]:>6.1%}]"
+                         f"{s['bits'][0]:>8.1f} [{s['bits'][1]:>5.1f}, {s['bits'][2]:>5.1f}]   {ends}")
+        lines.append("")
+    return "\n".join(lines[:-1])
+
+
+def twin(rec, row):
+    """The recorded run with `row`'s model, length, seed and budget, or None (notebook 02)."""
+    return next((r for r in rec["results"] if (r["model"], r["length"], r["seed"], r["epochs"]) ==
+                 (row["model"], row["length"], row["seed"], row["epochs"])), None)
+
+
+def same_setup(rec, device, torch_version, cpu_capability):
+    """True when this machine runs the recording's device kind, torch release and CPU kernels: only then must a
+    live run equal its recorded twin to the last digits shown (notebook 02)."""
+    made = rec["provenance"]
+    return (device, torch_version.split("+")[0], cpu_capability) == (made["device"], made["torch"].split("+")[0],
+                                                                      made["cpu_capability"])

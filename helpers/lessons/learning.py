@@ -22,6 +22,7 @@ TARGETS = (  # the deck's sentence (not in data/corpus), then sentences of data/
     "Self attention makes the paths between positions short.",
 )  # each starts with a different word, so that its first word can serve as its prompt
 MAX_TOKENS = 32  # longest input (tokens, <s> included) the models of this module accept
+STRONGEST_LEAST = 0.1  # DeepDive.strongest leaves out a word whose largest weight (<s> aside) is under this: noise
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -78,11 +79,12 @@ class DeepDive:
             lines.append(f"{t:<{first}}{cells}{row.sum().item():>7.2f}")
         return "\n".join(lines)
 
-    def strongest(self, head=None):
-        """(query, key, weight) per word from the second one on: the key it looks at most, <s> left aside."""
+    def strongest(self, head=None, least=STRONGEST_LEAST):
+        """(query, key, weight) per word from the second one on: the key it looks at most, <s> left aside; a word
+        whose largest such weight is under `least` looks nowhere in particular and is left out."""
         w = self.grid(head)
         picks = [(i, int(w[i, 1:].argmax()) + 1) for i in range(2, len(self.tokens))]
-        return [(self.tokens[i], self.tokens[j], w[i, j].item()) for i, j in picks]
+        return [(self.tokens[i], self.tokens[j], w[i, j].item()) for i, j in picks if w[i, j] >= least]
 
     def heads(self, first=2):
         """Per head, against uniform attention over the visible keys, rows `first`..T-1: the mean entropy of a row,
@@ -106,7 +108,8 @@ class DeepDive:
         """The table, then the key each word looks at most."""
         which = f"head {head}" if head else "mean of the heads"
         lines = [f"Layer {self.layer}, {which}, language model trained {self.lm.history.epochs} epochs on data/corpus",
-                 self.table(head), "Where each word looks most (<s> left aside):"]
+                 self.table(head), f"Where each word looks most (<s> left aside; words whose most is under "
+                 f"{STRONGEST_LEAST:.0%} left out):"]
         lines += [f"  {q!r} gives {w:.0%} to {k!r}" for q, k, w in self.strongest(head)]
         return "\n".join(lines)
 
@@ -227,12 +230,13 @@ class TrainingDemo:
         return {e: w[layer - 1, :, 1:].max(-1).values.mean().item() for e, w in self.attention.items()}
 
     def table(self):
-        """Epoch by epoch: loss on the targets, words right, and the text written for each target."""
+        """Epoch by epoch: loss on the targets, words right in the greedy writing (the same word at the same place),
+        and the text written for each target."""
         total = sum(len(tokenize(t)) - 1 for t in self.targets)
         lines = []
         for epoch, texts in self.outputs.items():
             lines.append(f"epoch {epoch:>4}  loss {self.history.test_loss[epoch]:5.2f}  "
-                         f"words right {sum(self.right[epoch]):>2}/{total}")
+                         f"words right (greedy) {sum(self.right[epoch]):>2}/{total}")
             lines += [f"    {p!r} -> {t}" for p, t in zip(self.prompts, texts)]
         return "\n".join(lines)
 

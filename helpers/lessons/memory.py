@@ -30,11 +30,50 @@ def first_letter_influence(model, x, seed=0):
     return (h - h_changed).norm(dim=-1).mean(0).cpu()             # (T,)
 
 
-def train_recall(length, epochs, model_cfg, seed=0, device=None):
+def with_attention(model, attend):
+    """`model` (a TransformerModel) changed so that every head mixes its values with attend(Q, K, V) instead of
+    softmax(Q·Kᵀ/√d)·V; Q, K (B, H, T, d_head), V likewise -> (B, H, T, d_head). The weights are no longer handed
+    back (None). For notebook 08's exercise: the model with one line of its attention changed. Returns `model`."""
+    if not callable(attend):
+        raise ValueError(f"attend must be a function of (Q, K, V), got {type(attend).__name__}")
+    if not isinstance(model, TransformerModel):
+        raise ValueError(f"model must be a TransformerModel, got {type(model).__name__}")
+    for block in model.blocks:
+        if block.attn.rotary or model.cfg.causal or model.cfg.pad_id is not None or model.cfg.positions == "alibi":
+            raise ValueError("model: with_attention takes a model without masks, ALiBi or RoPE")
+        attn = block.attn
+
+        def forward(x, mask=None, bias=None, attn=attn):
+            B, T, d = x.shape
+            q, k, v = (t.view(B, T, attn.n_heads, d // attn.n_heads).transpose(1, 2)   # (B, H, T, d/H) each
+                       for t in attn.qkv(x).split(d, dim=-1))
+            out = attend(q, k, v).transpose(1, 2).reshape(B, T, d)                    # (B, T, d)
+            return attn.proj(out), None
+        attn.forward = forward
+    return model
+
+
+def train_recall(length, epochs, model_cfg, seed=0, device=None, attend=None):
     """A Transformer of `model_cfg` trained on first-letter recall from 1,024 strings: (model on the CPU, History,
-    task). Introduced in notebook 06 (two heads); notebook 08 trains one head."""
+    task). Introduced in notebook 06 (two heads); notebook 08 trains one head, and with `attend` (see
+    with_attention) a model whose attention was changed."""
     task = LetterRecall(RecallConfig(length=length, n_train=1024, seed=seed))
     with seeded(seed):
         model = TransformerModel(model_cfg)
+    if attend is not None:
+        with_attention(model, attend)
     history = train(model, task, TrainConfig(epochs=epochs, seed=seed, device=device))
     return model.cpu(), history, task
+
+
+SECONDS_PER_EPOCH_LETTER = 0.04  # notebook 03's panel (the LSTM, then the Transformer): seconds per epoch and letter
+
+
+def belt_estimate_seconds(length, epochs):
+    """About how long notebook 03's panel takes (the LSTM and the Transformer on first-letter recall, measured at
+    length 16, 20 epochs: about 13 s on a 2-core CPU), in seconds."""
+    if not isinstance(length, int) or not 2 <= length <= 1000:
+        raise ValueError(f"length must be a whole number from 2 to 1000, got {length!r}")
+    if not isinstance(epochs, int) or not 1 <= epochs <= 1000:
+        raise ValueError(f"epochs must be a whole number from 1 to 1000, got {epochs!r}")
+    return SECONDS_PER_EPOCH_LETTER * epochs * length

@@ -8,7 +8,8 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from ..core.tasks import RecallConfig
 from ..lessons.amnesia import CHANCE, NAMES, chance_margin, steps_table
-from .plots import COLORS, last_position_heatmap, plot_history, position_labels, show, subplots
+from .plots import COLORS, MARKERS, last_position_heatmap, plot_history, position_labels, show, subplots
+from .plots import STYLES as LINES  # line style per contestant
 
 
 def show_amnesia(result):
@@ -139,12 +140,11 @@ def plot_answer_sources(result, strings):
     return answers
 
 
-STYLES = {"rnn": ("o:", COLORS["rnn"]), "lstm": ("s-", COLORS["lstm"]), "lstm_fb1": ("s--", COLORS["lstm_fb1"]),
-          "transformer": ("^-", COLORS["transformer"]), "lstm_fb3": ("D-.", "#CC79A7"),
-          "lstm_fb1_lr": ("v:", "#009E73")}  # the variants beyond COLORS in Okabe and Ito's colour-blind-safe palette
+STYLES = {**{v: (MARKERS[v] + LINES[v], COLORS[v]) for v in ("rnn", "lstm", "lstm_fb1", "transformer")},
+          "lstm_fb3": ("D-.", "#CC79A7"), "lstm_fb1_lr": ("v:", "#009E73")}  # (format, colour): plots' per contestant
 # the Transformer's position schemes (ModelConfig.positions), as notebook 05 draws and names them
-SCHEME_STYLES = {"learned": ("^-", COLORS["transformer"]), "sinusoidal": ("o--", "#009E73"),
-                 "alibi": ("s-.", "#CC79A7"), "rope": ("D-", "#E69F00")}
+SCHEME_STYLES = {"learned": ("^-", COLORS["transformer"]), "sinusoidal": ("o--", "#2ca02c"),
+                 "alibi": ("s-.", "#9467bd"), "rope": ("D-", "#E69F00")}
 SCHEME_NAMES = {"learned": "learned absolute", "sinusoidal": "sinusoidal (Vaswani et al. 2017)",
                 "alibi": "ALiBi (Press et al. 2022)", "rope": "RoPE (Su et al. 2021)"}
 
@@ -162,17 +162,17 @@ def plot_gradients(result):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # positions are whole numbers
         ax.grid(True, which="major", alpha=0.3)
     axes[0].set_ylabel("‖∂loss/∂e_t‖ (log scale)")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(result.variants), fontsize=9,
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(result.variants),
                frameon=False)  # below the panels: no legend covers a line
     fig.suptitle(f"The gradient that reaches each position, length {result.length}")
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
 def plot_gradient_ratios(result):
     """Each model against itself: ‖∂loss/∂e_t‖ / ‖∂loss/∂e_T‖ at initialisation, log scale, so no model's scale
     (LayerNorm, weights) enters the comparison (notebook 05)."""
-    fig, ax = subplots(figsize=(7, 3.4))
+    fig, ax = subplots(figsize=(9, 3.6))
     positions = np.arange(1, result.length + 1)
     for v in result.variants:
         marker, color = STYLES[v]
@@ -180,9 +180,9 @@ def plot_gradient_ratios(result):
         ax.semilogy(positions, (g / g[-1]).clamp_min(1e-30), marker, ms=3, color=color, label=NAMES[v])
     ax.axhline(1, color="k", lw=0.8, ls=":")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # positions are whole numbers
-    ax.set(xlabel="position t (1 = the letter to recall)", ylabel="‖∂loss/∂e_t‖ / ‖∂loss/∂e_T‖ (log)",
-           title=f"Within each model: the gradient at t against the last position's, length {result.length}")
-    ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.set(xlabel="position t (1 = the letter to recall)", ylabel="gradient at t ÷ at T (log)",
+           title=f"Each model against itself: the gradient at t ÷ at the last position, length {result.length}")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return fig
 
 
@@ -190,20 +190,31 @@ def plot_schemes(result, ax=None):
     """Held-out accuracy at each test length of the Transformer with each position scheme, trained at one
     length: the mean over seeds and the range from the lowest to the highest (notebook 05)."""
     if ax is None:
-        _, ax = subplots(figsize=(7, 3.6))
+        _, ax = subplots(figsize=(10, 4))
     for scheme, by_seed in result["accuracy"].items():
         marker, color = SCHEME_STYLES[scheme]
         acc = np.array([list(by_len.values()) for by_len in by_seed.values()])  # (seeds, lengths)
         lengths = list(next(iter(by_seed.values())))
         ax.plot(lengths, acc.mean(0), marker, ms=5, color=color, label=SCHEME_NAMES[scheme])
         ax.fill_between(lengths, acc.min(0), acc.max(0), color=color, alpha=0.15)
-    ax.axvline(result["train_length"], color="k", lw=0.8, ls="--", label=f"trained at length {result['train_length']}")
-    ax.axhline(CHANCE, color="k", lw=0.8, ls=":", label="chance (1/26)")
-    ax.set(xlabel="test length (letters)", ylabel="held-out accuracy", ylim=(-0.03, 1.03),
-           title=f"The Transformer's position schemes, letter at position {result['position']}: mean and range "
-                 f"over {len(next(iter(result['accuracy'].values())))} seeds")
-    ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    length_axis(ax, lengths, result["train_length"])
+    ax.set(title=f"Position schemes, the letter at position {result['position']}: mean and range over "
+                 f"{len(next(iter(result['accuracy'].values())))} seeds")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return ax
+
+
+def length_axis(ax, lengths, train_length):
+    """The test lengths on a log axis, a tick at each one; the trained length dashed, chance dotted; accuracy in %
+    (notebook 05)."""
+    ax.axvline(train_length, color="k", lw=0.8, ls="--", label=f"trained at length {train_length} (dashed)")
+    ax.axhline(CHANCE, color="k", lw=0.8, ls=":", label="chance, 1/26 (dotted)")
+    ax.set_xscale("log")
+    ax.set_xticks(lengths, [str(L) for L in lengths])
+    ax.set_xticks([], minor=True)
+    ax.tick_params(axis="x", rotation=90)  # 20 and 21 side by side
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set(xlabel="test length (letters, log scale)", ylabel="held-out accuracy", ylim=(-0.03, 1.03))
 
 
 def draw_steps(ax, runs, cap, styles, names, sizes=(5, 8)):
@@ -233,7 +244,7 @@ def plot_steps(runs, cap, ax=None, title=None, legend=True):
         _, ax = subplots(figsize=(7, 4))
     draw_steps(ax, runs, cap, STYLES, NAMES)
     ax.text(min(r["length"] for r in runs), cap * 1.15, f"▲ = beyond the cap ({cap:,} steps) on most seeds",
-            fontsize=9, va="bottom")
+            fontsize=11, va="bottom")
     ax.set_xscale("log")
     ax.set_yscale("log")
     lengths = sorted({r["length"] for r in runs})
@@ -242,21 +253,18 @@ def plot_steps(runs, cap, ax=None, title=None, legend=True):
     ax.set_ylim(top=cap * 2.2)
     ax.set(xlabel="sequence length (log scale)", ylabel="training steps to reach 90% (log scale)", title=title)
     if legend:
-        ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return ax
 
 
 def plot_transfer(result, ax=None):
     """Held-out accuracy at other lengths of models trained at one length (notebook 05)."""
     if ax is None:
-        _, ax = subplots(figsize=(7, 3.6))
+        _, ax = subplots(figsize=(10, 4))
     for v, by_len in result["accuracy"].items():
         marker, color = STYLES[v]
-        ax.plot(list(by_len), list(by_len.values()), marker, ms=5, color=color, label=NAMES[v])
-    ax.axvline(result["train_length"], color="k", lw=0.8, ls="--", label=f"trained at length {result['train_length']}")
-    ax.axhline(CHANCE, color="k", lw=0.8, ls=":", label="chance (1/26)")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # lengths are whole numbers
-    ax.set(xlabel="test length (letters)", ylabel="held-out accuracy", ylim=(-0.03, 1.03),
-           title=f"Answer the letter at position {result['position']} (from the end), trained at one length")
-    ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        ax.plot(list(by_len), list(by_len.values()), marker, ms=6, color=color, label=NAMES[v])
+    length_axis(ax, list(next(iter(result["accuracy"].values()))), result["train_length"])
+    ax.set(title=f"The letter at position {result['position']} (from the end), trained at one length")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return ax
