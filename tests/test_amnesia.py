@@ -155,3 +155,32 @@ def test_the_panels_cheaper_checks_train_and_stop_the_same_and_end_on_every_held
         assert few.history[v].test_acc[-1] == full.history[v].test_acc[-1]
     with pytest.raises(ValueError, match="eval_strings must be an integer from 1 to 512, got 0"):
         helpers.amnesia_test(length=6, epochs=1, eval_strings=0)
+
+
+def test_who_solved_names_each_set_of_solvers():
+    from types import SimpleNamespace
+
+    from helpers.lessons.amnesia import WHO_SOLVED, who_solved
+    cases = {(None, None, None): "none of them", (None, None, 2): "only the Transformer",
+             (None, 3, 2): "the Transformer and one LSTM", (1, None, 1): "the Transformer and one LSTM",
+             (1, 2, 1): "all three", (None, 4, None): "an LSTM but not the Transformer"}
+    for (lstm, fb1, transformer), answer in cases.items():
+        result = SimpleNamespace(solved={"lstm": lstm, "lstm_fb1": fb1, "transformer": transformer})
+        assert who_solved(result) == answer and answer in WHO_SOLVED
+
+
+def test_the_amnesia_figures_of_notebooks_01_and_04():
+    import matplotlib.pyplot as plt
+
+    from helpers.view.figures_amnesia import plot_answer_sources, plot_last_look, show_curves, show_verdicts
+    result = helpers.amnesia_test(length=6, epochs=1, seed=0)
+    look = plot_last_look(result)  # (T,): one row of attention weights, summing to 1
+    assert look.shape == (6,) and abs(float(look.sum()) - 1) < 1e-5
+    plt.close("all")
+    text = show_curves(result)  # the curves, and the summary the browser test reads
+    assert text.startswith("Length 6, 1 epochs\nTest string") and "-> position 1: head 1 " in text.splitlines()[-1]
+    assert show_verdicts(result) == result.summary()
+    task = helpers.LetterRecall(helpers.RecallConfig(length=6, seed=0))
+    answers = plot_answer_sources(result, task.test_x)
+    assert set(answers) == set(result.models) and all(a.shape == (len(task.test_x),) for a in answers.values())
+    plt.close("all")

@@ -109,6 +109,10 @@ WRONG = {
     "above_chance": [(lambda a, n, c: a > c, "margin of 3 standard errors"),
                      (lambda a, n, c: a <= c + 3 * math.sqrt(c * (1 - c) / n), "inverted"),
                      (lambda a, n, c: (a > c + 3 * math.sqrt(c * (1 - c) / n)).float(), "True/False (bool) values")],
+    "add_forget_bias": [(lambda b, x: quarter_plus(b, x, 0), "that is the input gate"),
+                        (lambda b, x: quarter_plus(b, x, 2), "that is the candidate"),
+                        (lambda b, x: quarter_plus(b, x, 3), "that is the output gate"),
+                        (lambda b, x: b + x, "added to every gate")],
     "forward_without_positions": [(lambda m, x: m(x), "the model with its positions"),
                                   (lambda m, x: m.head(m.blocks[0](m.tok(x))[0]) if len(m.blocks) == 1
                                    else m.head(m.blocks[1](m.blocks[0](m.tok(x))[0])[0]), "final LayerNorm"),
@@ -200,6 +204,13 @@ WRONG = {
                                  "the future is visible"),
                                 (lambda Q, K, V: (Q @ K.transpose(1, 2)).tril() @ V, "no normaliser")],
 }
+
+
+def quarter_plus(b, x, q):
+    """bias_ih (4H,) with x added to gate quarter q: a wrong answer of add_forget_bias."""
+    H, out = len(b) // 4, b.clone()
+    out[q * H:(q + 1) * H] += x
+    return out
 
 
 def run(fn, name, capsys):

@@ -222,6 +222,41 @@ def above_chance(accuracy, n, chance):
     return accuracy > chance + 3 * torch.distributions.Binomial(n, p).stddev.item() / n
 
 
+def lstm_biases(gen):
+    H = randint(gen, 2, 9)
+    return randn(gen, 4 * H), float(randint(gen, 1, 5))  # bias_ih (4H,), the bias to add
+
+
+def added_to_quarter(q):
+    """The hint predicate: `bias` added to gate quarter q (0 input, 2 candidate, 3 output), not the forget gate."""
+    def wrong(out, ref, a):
+        H, b = len(a[0]) // 4, a[0].clone()
+        b[q * H:(q + 1) * H] += a[1]
+        return same(out, b)
+    return wrong
+
+
+@exercise("04", lstm_biases, "torch's gate order (input, forget, candidate, output)", shape="(4H,)", hints=[
+    (added_to_quarter(0), ("இது input gate (முதல் காற்பகுதி): torch-இன் வரிசை input, forget, candidate, output",
+                           "that is the input gate (the first quarter): torch's order is input, forget, candidate, "
+                           "output")),
+    (added_to_quarter(2), ("இது candidate (மூன்றாம் காற்பகுதி); forget gate இரண்டாம் காற்பகுதி",
+                           "that is the candidate (the third quarter); the forget gate is the second")),
+    (added_to_quarter(3), ("இது output gate (கடைசிக் காற்பகுதி); forget gate இரண்டாம் காற்பகுதி",
+                           "that is the output gate (the last quarter); the forget gate is the second")),
+    (lambda out, ref, a: same(out, a[0] + a[1]),
+     ("எல்லா gate-களுக்கும் கூட்டப்பட்டது: forget gate-இன் H எண்களுக்கு மட்டும்",
+      "added to every gate: only to the forget gate's H numbers")),
+])
+def add_forget_bias(bias_ih, bias):
+    """Notebook 04: a copy of an LSTM layer's bias_ih (4H,), torch's gate order (input, forget, candidate, output),
+    with `bias` added to the forget gate's H numbers: the change that makes "LSTM, forget bias 1" of the default."""
+    H = len(bias_ih) // 4
+    out = bias_ih.clone()
+    out[H:2 * H] += bias
+    return out
+
+
 # -- 05 -----------------------------------------------------------------------------------------------------------
 
 def rnn_loss_and_embeddings(gen):

@@ -41,6 +41,20 @@ WIDTH = 48     # the amnesia panel's width: its default re-run answers in under 
 SIZES = ("width", "params")  # every contestant at WIDTH, or each at the width whose parameter count is the LSTM's
 
 
+# the answers of "which contestants solve it?", the question the class predicts before an amnesia test (01, 04)
+WHO_SOLVED = ("none of them", "only the Transformer", "the Transformer and one LSTM", "all three",
+              "an LSTM but not the Transformer")
+
+
+def who_solved(result):
+    """Which of an amnesia result's contestants reached the target, as one of WHO_SOLVED (notebooks 01, 04)."""
+    done = {v for v, epoch in result.solved.items() if epoch is not None}
+    lstms = len(done - {"transformer"})
+    if "transformer" not in done:
+        return WHO_SOLVED[4] if lstms else WHO_SOLVED[0]
+    return WHO_SOLVED[1] if lstms == 0 else WHO_SOLVED[2] if lstms == 1 else WHO_SOLVED[3]
+
+
 def check_variant(variant):
     """Raise ValueError unless `variant` names one of VARIANTS; return its (kind, forget bias) (notebook 05)."""
     if variant not in VARIANTS:

@@ -3,6 +3,7 @@ that reaches each position, the training steps that remembering costs, and recal
 import textwrap
 
 import numpy as np
+import seaborn as sns
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from ..core.tasks import RecallConfig
@@ -39,24 +40,104 @@ def deck_printout(result):
 
 
 def show_verdicts(result):
-    """Draw an amnesia result as its verdicts: each model's held-out accuracy as a bar with its verdict beneath, chance
-    and 3 standard errors above chance; return its summary. The first taste of notebook 01 (04 draws the curves)."""
+    """Draw an amnesia result as its verdicts: each model's held-out accuracy as a bar with its verdict beneath, and
+    beside it the bottom of the scale enlarged, where chance and 3 standard errors above chance are named on their
+    lines; return its summary. The first taste of notebook 01 (04 draws the curves)."""
     n, chance = RecallConfig().n_test, CHANCE  # the held-out strings amnesia_test scores
     above = chance_margin(n, chance)           # 3 standard errors above a guesser's accuracy
     variants = list(result.accuracy)
-    _, ax = subplots(figsize=(8, 3.6))
-    bars = ax.bar(range(len(variants)), [result.accuracy[v] for v in variants], color=[COLORS[v] for v in variants],
-                  width=0.6)
-    ax.bar_label(bars, [f"{result.accuracy[v]:.1%}" for v in variants], padding=2, fontsize=10)
-    ax.axhline(chance, color="k", lw=1, ls="--", label=f"chance ({chance:.1%})")
-    ax.axhline(above, color="0.4", lw=1, ls=":", label=f"3 standard errors above chance ({above:.1%})")
-    ax.set_xticks(range(len(variants)), [NAMES[v] + "\n" + textwrap.fill(result.verdict(v), 24) for v in variants])
-    ax.set(ylabel=f"held-out accuracy ({n} strings)", ylim=(0, 1.12),
-           title=f"First-letter recall at length {result.length}")
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    fig, (ax, zoom) = subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [2.2, 1]})
+    for a, top in ((ax, 1.12), (zoom, 3 * above)):
+        bars = a.bar(range(len(variants)), [result.accuracy[v] for v in variants], width=0.6,
+                     color=[COLORS[v] for v in variants], edgecolor="k", lw=0.8)
+        for bar, v in zip(bars, variants):
+            bar.set_hatch(HATCHES.get(v))
+        a.axhline(chance, color="k", lw=1.5, ls="--")
+        a.axhline(above, color="k", lw=1.5, ls=":")
+        a.set_ylim(0, top)
+        a.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0 if a is ax else 1))
+    ax.bar_label(ax.containers[0], [f"{result.accuracy[v]:.1%}" for v in variants], padding=2, fontsize=11)
+    ax.set_xticks(range(len(variants)), [NAMES[v] + "\n" + textwrap.fill(result.verdict(v), 22) for v in variants])
+    ax.set(ylabel=f"held-out accuracy ({n} strings)", title=f"First-letter recall at length {result.length}")
+    zoom.set_xticks(range(len(variants)), [NAMES[v].replace(", ", ",\n") for v in variants])
+    zoom.set_title(f"the bottom 0-{3 * above:.0%}, enlarged")
+    for y, text, va in ((chance, f"chance\n{chance:.1%}\n(dashed)", "top"),
+                        (above, f"3 standard errors\nabove chance\n{above:.1%} (dotted)", "bottom")):
+        zoom.annotate(text, (1.02, y), xycoords=("axes fraction", "data"), ha="left", va=va, fontsize=11,
+                      annotation_clip=False)
+    fig.tight_layout()
     show()
     return result.summary()
+
+
+HATCHES = {"lstm_fb1": "//"}  # the forget-bias LSTM hatched, told from the default LSTM without its colour
+
+
+def plot_last_look(result, ax=None):
+    """Where the Transformer's last (answering) position looks, mean over its heads: one heatmap row over the string's
+    positions, its weights in percent where they reach 5%; returns the row (T,). The course's one drawing of it
+    (notebook 01)."""
+    look = result.attention[:, -1, :].mean(0)  # (T,): the answering position's row, mean over heads
+    labels = position_labels(result.string)
+    if ax is None:
+        _, ax = subplots(figsize=(min(2.5 + 0.5 * len(labels), 14), 2.4))
+    sns.heatmap(look[None].numpy(), ax=ax, cmap="Blues", vmin=0, vmax=1, xticklabels=labels,
+                yticklabels=["last position"], cbar_kws={"label": "weight", "format": PercentFormatter(1.0)})
+    for j, w in enumerate(look.tolist()):
+        if w >= 0.05:
+            ax.text(j + 0.5, 0.5, f"{w:.0%}", ha="center", va="center", fontsize=11,
+                    color="white" if w > 0.5 else "black")
+    ax.tick_params(axis="x", rotation=90)
+    ax.tick_params(axis="y", rotation=0)
+    ax.set(xlabel="key: the position looked at",
+           title="Transformer, last layer, mean of its heads: one row of attention weights (sums to 100%)")
+    return look
+
+
+def attention_on_first(result):
+    """One line: the share of the last position's attention that goes to position 1, per head (notebook 04)."""
+    row = result.attention[:, -1, 0]  # (H,)
+    return ("Transformer's last position -> position 1: "
+            + ", ".join(f"head {h + 1} {w:.0%}" for h, w in enumerate(row.tolist())))
+
+
+def show_curves(result):
+    """Draw an amnesia result's training curves; return a header, the deck's printout and where the Transformer's
+    last position looks (per head, in words): the amnesia panel of notebook 04, whose heatmap notebook 01 draws."""
+    plot_history({NAMES[v]: h for v, h in result.history.items()}, chance=CHANCE,
+                 colors={NAMES[v]: COLORS[v] for v in result.history},
+                 title=f"First-letter recall at length {result.length}")
+    show()
+    lines = [f"Length {result.length}, {result.epochs} epochs", deck_printout(result)]
+    if result.attention is not None:
+        lines.append(attention_on_first(result))
+    return "\n".join(lines)
+
+
+def plot_answer_sources(result, strings):
+    """For each model of an amnesia result, the share of `strings` (N, T) whose letter at position t equals the
+    model's answer, as bars per position against chance; returns {variant: (N,) answers} (notebook 04)."""
+    import torch
+    with torch.no_grad():
+        answers = {v: m(strings)[:, -1].argmax(-1) for v, m in result.models.items()}  # variant -> (N,)
+    match = {v: (strings == a[:, None]).float().mean(0) for v, a in answers.items()}  # variant -> (T,)
+    _, ax = subplots(figsize=(11, 3.6))
+    width = 0.8 / len(match)
+    positions = np.arange(1, strings.shape[1] + 1)
+    for i, (v, m) in enumerate(match.items()):
+        ax.bar(positions + (i - (len(match) - 1) / 2) * width, m.numpy(), width, color=COLORS[v],
+               hatch=HATCHES.get(v), edgecolor="k", lw=0.4, label=NAMES[v])
+    ax.axhline(CHANCE, color="k", ls="--", lw=1.2, label=f"chance ({CHANCE:.1%}, dashed)")
+    ax.set(xlabel="position t (1 = the letter asked for)", ylabel="answers equal to the letter at t",
+           title="Which position's letter does each model answer with?", ylim=(0, 1.02))
+    if len(positions) <= 30:
+        ax.set_xticks(positions)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # positions are whole numbers
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    show()
+    return answers
 
 
 STYLES = {**{v: (MARKERS[v] + LINES[v], COLORS[v]) for v in ("rnn", "lstm", "lstm_fb1", "transformer")},
