@@ -1,4 +1,5 @@
 import html
+import re
 import threading
 import time
 
@@ -279,3 +280,16 @@ def test_a_cell_run_beside_a_background_run_changes_neither_numbers_nor_figures(
     assert len(panel.figures) == quiet_figures == 2  # the panel took none of the cell's figures
     assert plt.get_fignums() == mine  # and the cell's figures are all its own, none closed or added
     plt.close("all")
+
+
+def test_a_long_run_without_an_estimate_extrapolates_its_first_model():
+    panel = helpers.Panel(fake_experiment([]), describe, length=(2, 50, 10), epochs=(1, 5, 2), auto_run=False)
+    panel._started, panel._reported, panel._first_name = time.perf_counter() - 20, 0.0, None  # a run 20 s in
+    panel._progress("Transformer", 2, 20)
+    assert re.fullmatch(r"running… Transformer epoch 2/20, 20 s of about 20\d s", panel.last_message)
+    panel._reported = 0.0
+    panel._progress("LSTM", 1, 20)  # a second model: its time is not the first one's
+    assert panel.last_message == "running… LSTM epoch 1/20, 20 s"
+    panel._started, panel._reported, panel._first_name = time.perf_counter() - 1, 0.0, None
+    panel._progress("Transformer", 1, 20)  # about 20 s in all: short, nothing said
+    assert panel.last_message == "running… Transformer epoch 1/20, 1 s"

@@ -53,7 +53,8 @@ def int_slider(description, low, high, value):
 class Panel(W.VBox):
     """Sliders for the length and the epochs (and `extra` controls), Run and Stop buttons and an output area around
     `run(length=, epochs=, **extra)`; `show(result)` draws (through helpers.subplots) and returns the summary text;
-    `estimate(length, epochs)`, if given, says in seconds about how long a run will take.
+    `estimate(length, epochs)`, if given, says in seconds about how long a run will take; without it, a long run's
+    progress line extrapolates the first model's epochs so far.
 
     The first run happens in the cell that makes the panel, so a headless execution stores its result; values it
     refuses raise ValueError there. Later runs happen in a background thread and the kernel stays free: a change
@@ -214,7 +215,7 @@ class Panel(W.VBox):
             if refuse:
                 raise ValueError(refusal)
             return self._say(refusal, error=True)
-        self._started, self._reported, self._estimate = time.perf_counter(), 0.0, None
+        self._started, self._reported, self._estimate, self._first_name = time.perf_counter(), 0.0, None, None
         try:
             self._estimate = self.estimate_fn(values["length"], values["epochs"]) if self.estimate_fn else None
             self._say("running…" + (f" about {self._estimate:.0f} s at most, Stop ends it early"
@@ -259,7 +260,11 @@ class Panel(W.VBox):
         if now - self._reported < 0.25:
             return
         self._reported = now
-        of = f" of about {self._estimate:.0f} s" if self._estimate and self._estimate > self.LONG else ""
+        estimate = self._estimate
+        if self.estimate_fn is None:  # no estimate given: the first model's epochs so far, extrapolated
+            self._first_name = self._first_name or name
+            estimate = (now - self._started) * epochs / epoch if name == self._first_name and epoch > 0 else None
+        of = f" of about {estimate:.0f} s" if estimate and estimate > self.LONG else ""
         self._say(f"running… {name} epoch {epoch}/{epochs}, {now - self._started:.0f} s{of}")
 
     def _repr_mimebundle_(self, **kwargs):
