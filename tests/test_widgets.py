@@ -284,7 +284,7 @@ def test_a_cell_run_beside_a_background_run_changes_neither_numbers_nor_figures(
 
 def test_a_long_run_without_an_estimate_extrapolates_its_first_model():
     panel = helpers.Panel(fake_experiment([]), describe, length=(2, 50, 10), epochs=(1, 5, 2), auto_run=False)
-    panel._started, panel._reported, panel._first_name = time.perf_counter() - 20, 0.0, None  # a run 20 s in
+    panel._started, panel._reported, panel._estimate, panel._first_name = time.perf_counter() - 20, 0.0, None, None
     panel._progress("Transformer", 2, 20)
     assert re.fullmatch(r"running… Transformer epoch 2/20, 20 s of about 20\d s", panel.last_message)
     panel._reported = 0.0
