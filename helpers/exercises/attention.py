@@ -6,6 +6,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..core.train import seeded
 from .check import as_tensor, exercise, randint, randn, rows_sum_to_one, same
 
 
@@ -49,8 +50,7 @@ def small_transformer(gen):
     """A random small course Transformer (seeded from `gen`, torch's global generator untouched) and letters (B, T)."""
     from ..core.models import ModelConfig, TransformerModel
     d, heads = 8 * randint(gen, 1, 3), randint(gen, 1, 2)
-    with torch.random.fork_rng():
-        torch.manual_seed(randint(gen, 0, 10**6))
+    with torch.random.fork_rng(), seeded(randint(gen, 0, 10**6)):
         model = TransformerModel(ModelConfig(d_model=d, n_heads=heads, n_layers=randint(gen, 1, 2), max_len=16))
         with torch.no_grad():
             model.pos.weight.mul_(5)  # positions that matter: leaving them in shows
