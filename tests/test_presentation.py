@@ -329,3 +329,12 @@ def test_as_stored_holds_here_and_not_for_other_parameters_or_torch(monkeypatch)
     assert helpers.as_stored("cpu") is False
     with pytest.raises(ValueError, match=r"LENGTH must be a pair \(value now, value stored\)"):
         helpers.as_stored("cpu", LENGTH=20)
+
+
+def test_the_audit_reads_savefig_with_the_figures_own_dpi(audited):
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.set_title("fine")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi="figure")  # savefig hands print_figure dpi="figure"
+    assert audit.png_width(buf.getvalue()) == 300
+    plt.close(fig)

@@ -62,7 +62,8 @@ def _audited_print_figure(self, filename, *args, **kwargs):
     start = filename.tell() if isinstance(filename, io.BytesIO) else None
     result = _original(self, filename, *args, **kwargs)
     if start is not None:
-        check_figure(self.figure, filename.getvalue()[start:], kwargs.get("dpi"))
+        dpi = kwargs.get("dpi")  # a number, or None / "figure" for the figure's own
+        check_figure(self.figure, filename.getvalue()[start:], dpi if isinstance(dpi, (int, float)) else None)
     return result
 
 

@@ -231,8 +231,8 @@ def draw_steps(ax, runs, cap, styles, names, sizes=(5, 8)):
                         label=names[v])
         beyond = [L for L, (m, lo, hi, b, n) in by_len.items() if m is None]
         if beyond:
-            ax.plot(np.array(beyond) * shift, [cap] * len(beyond), r"$\uparrow$", ms=2 * sizes[1], color=color,
-                    label=None if done else names[v])
+            ax.plot(np.array(beyond) * shift, [cap] * len(beyond), ls="none", marker=r"$\uparrow$", ms=1.6 * sizes[1],
+                    color=color, label=None if done else names[v])
     ax.axhline(cap, color="k", lw=0.8, ls=":")
 
 
