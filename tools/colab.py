@@ -119,11 +119,12 @@ def readme_text(text, repo, branch):
 
 
 def setup_cells(repo, branch):
-    """The Colab note (Tamil, then English) and the set-up code cell, as notebook cells."""
-    note = {"cell_type": "markdown", "id": NOTE_ID, "metadata": {"slideshow": {"slide_type": "slide"}},
+    """The Colab note (Tamil, then English) and the set-up code cell, as notebook cells; both skipped in the slides,
+    which a class sees in JupyterLab or the exported deck, not on Colab."""
+    note = {"cell_type": "markdown", "id": NOTE_ID, "metadata": {"slideshow": {"slide_type": "skip"}},
             "source": lines_of(NOTE)}
     code = {"cell_type": "code", "execution_count": None, "id": CELL_ID,
-            "metadata": {"slideshow": {"slide_type": "-"}, "tags": ["colab"]}, "outputs": [],
+            "metadata": {"slideshow": {"slide_type": "skip"}, "tags": ["colab"]}, "outputs": [],
             "source": lines_of(CELL.format(repo=repo, branch=branch))}
     return note, code
 
