@@ -120,6 +120,12 @@ def test_generation_table_lists_each_step_and_tells_recited_sentences():
     assert "step 1" in text and "reads: we propose a" in text and "new             0.20 <-" in text
     assert "B drew 'simple' (p = 0.01), outside its top 2" in text
     assert "A:            we propose a new  (unfinished, not in train.txt)" in text
+    two = {"A": runs["A"] * 3}
+    short = generation_table(two, first=1)
+    assert "step 1" in short and "step 2" not in short and "steps 2 to 3: in the panel's third figure" in short
+    assert "A:            we propose a new new new  (unfinished, not in train.txt)" in short  # the sentences, whole
+    with pytest.raises(ValueError, match="first"):
+        generation_table(runs, first=0)
 
 
 def test_timing_has_a_cpu_row_and_says_when_there_is_no_gpu():

@@ -188,7 +188,7 @@ def test_race_panels_share_one_y_range_so_bars_compare_across_panels():
 
 def test_estimate_grows_with_the_work_and_refuses_bad_input():
     default = R.estimate_seconds(1000, 16, True, 8)
-    assert default < 30  # the notebook's default run answers in seconds
+    assert 25 < default < 45  # the notebook's default run: about 31 s measured, so the panel gives its estimate
     assert R.estimate_seconds(1000, 16, False, 8) < default < R.estimate_seconds(2000, 16, True, 8)
     assert R.estimate_seconds(390, 256, True, 30) > 30  # the panel warns before a long pure Python run
     with pytest.raises(ValueError, match="words"):

@@ -193,12 +193,15 @@ def sentences(steps):
     return [s.strip() + "." for s in finished] + ([] if steps[-1].word == "." else [rest.strip()])
 
 
-def generation_table(runs, width=26):
-    """Text table of {name: [Step]}: per step each model's context, then its top candidates rank by rank.
-    Introduced in notebook 13."""
+def generation_table(runs, width=26, first=None):
+    """Text table of {name: [Step]}: per step each model's context, then its top candidates rank by rank (only the
+    `first` steps when given), then the sentences written. Introduced in notebook 13."""
     names = list(runs)
+    if first is not None:
+        check_int("first", first, 1, 10_000)
     lines = ["      " + "  ".join(f"{name:<{width}}" for name in names).rstrip()]
-    for t in range(max(len(r) for r in runs.values())):
+    n_steps = max(len(r) for r in runs.values())
+    for t in range(n_steps if first is None else min(first, n_steps)):
         lines.append(f"step {t + 1}")
         for name in names:
             if t < len(runs[name]):
@@ -217,6 +220,8 @@ def generation_table(runs, width=26):
             step = runs[name][t] if t < len(runs[name]) else None
             if step and step.word not in [w for w, _ in step.top]:
                 lines.append(f"      {name} drew {step.word!r} (p = {step.prob:.2f}), outside its top {len(step.top)}")
+    if first is not None and first < n_steps:
+        lines.append(f"steps {first + 1} to {n_steps}: in the panel's third figure")
     lines.append("")
     for name, r in runs.items():
         for i, text in enumerate(sentences(r)):

@@ -251,14 +251,15 @@ def predicted_ratio(words, d):
 def estimate_seconds(words, d, python=True, epochs=0):
     """About how many seconds the race panel's run takes on a 2-core laptop (notebook 11): run_race (5 timed runs and
     a warm-up in NumPy and torch, pure Python once when `python`) from its multiply-adds, at rates measured on one
-    and rounded down (pure Python 20 M multiply-adds/s; NumPy and torch 2 G/s plus 0.1 ms per dependent step), and a
-    tiny training of `epochs` at 0.3 s each. An estimate for the panel's warning, not a measurement."""
+    and rounded down (pure Python 5 M multiply-adds/s; NumPy and torch 2 G/s plus 0.1 ms per dependent step), a
+    tiny training of `epochs` at 1 s each (its three models together, about 0.3 s each) and 2 s to start. An
+    estimate for the panel's warning, not a measurement."""
     check_int("words", words, 1, MAX_WORDS)
     check_int("d", d, 1, 4096)
     check_int("epochs", epochs, 0, 1000)
     work = sum(layer_flops(layer, words, d) for layer in LAYERS) / 2  # multiply-adds, both layers
-    seconds = 6 * (work / 2e9 + words * 1e-4) + 0.3 * epochs
-    return seconds + (work / 2e7 if python else 0.0)
+    seconds = 2.0 + 6 * (work / 2e9 + words * 1e-4) + 1.0 * epochs
+    return seconds + (work / 5e6 if python else 0.0)
 
 
 DECK_SECONDS = {"lstm": 0.41, "attention": 0.22}  # the deck's pure Python race: 1,000 words, "1.8x faster"

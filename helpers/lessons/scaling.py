@@ -212,11 +212,12 @@ def peak_flops(device, dtype="float32"):
 
 
 def matmul_rate(device="cpu", dtype="float32", n=None):
-    """FLOP/s of one large square matrix product on `device`: the best this device does in practice (notebook 12)."""
+    """FLOP/s of one large square matrix product on `device`: the best this device does in practice, from the
+    fastest of its timed runs (other work on the machine only slows a run down) (notebook 12)."""
     device = torch.device(device)
     n = n or (8192 if device.type == "cuda" else 1024)
     a = torch.randn(n, n, device=device, dtype=getattr(torch, dtype))  # (n, n)
     runs = time_call(lambda: a @ a, device, repeats=5, warmup=2)  # by hand, not Timer: sweep runs in a panel's thread
-    return 2 * n ** 3 / statistics.median(runs)
+    return 2 * n ** 3 / min(runs)
 
 

@@ -79,7 +79,8 @@ def _short(word, chars=CANDIDATE_CHARS):
 
 def plot_candidates(runs):
     """Per model, a grid step x rank coloured by probability, the chosen word boxed; returns the figure. Each word is
-    drawn at 10 pt, cut to CANDIDATE_CHARS (the printed table has them whole). Introduced in notebook 13."""
+    drawn at 10 pt; the chosen word and the word read are whole, the other candidates cut to CANDIDATE_CHARS (the
+    printed table has them whole). Introduced in notebook 13."""
     n = max(len(r) for r in runs.values())
     fig, axes = subplots(1, len(runs), figsize=(5.5 * len(runs), 0.55 * n + 1.3), squeeze=False)
     for ax, (name, steps) in zip(axes[0], runs.items()):
@@ -90,10 +91,11 @@ def plot_candidates(runs):
         for t, step in enumerate(steps):
             for r, (word, p) in enumerate(step.top):
                 chosen = word == step.word
-                ax.text(r, t, f"{_short(word)}\n{p:.2f}", ha="center", va="center", fontsize=10, linespacing=0.95,
+                ax.text(r, t, f"{word if chosen else _short(word)}\n{p:.2f}", ha="center", va="center", fontsize=10,
+                        linespacing=0.95,
                         color="white" if p > 0.6 else "black", fontweight="bold" if chosen else "normal",
                         bbox={"fill": False, "edgecolor": "crimson", "lw": 1.5, "pad": 1} if chosen else None)
-        row_labels = [f"…{_short(s.context.split()[-1])} ▸" if s.context else "<s> ▸" for s in steps]
+        row_labels = [f"…{s.context.split()[-1]} ▸" if s.context else "<s> ▸" for s in steps]
         ax.set_yticks(range(len(steps)), row_labels, fontsize=10)
         ax.set_xticks(range(TOP_K), [f"#{r + 1}" for r in range(TOP_K)], fontsize=10)
         ax.set_xlabel("rank of the candidate", fontsize=10)
