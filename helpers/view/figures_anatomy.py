@@ -86,10 +86,10 @@ def arc_diagram(weights, tokens, ax=None, min_weight=0.05, color="#0072B2", futu
     ax.scatter(range(T), np.zeros(T), s=20 + 300 * np.diag(w), color="#444444", zorder=3)
     ax.legend(handles=[Line2D([], [], color=color, lw=3, label="looks back (earlier key)"),
                        Line2D([], [], color=future_color, lw=3, label="looks ahead (later key)")],
-              loc="upper left", fontsize=10, frameon=False)
+              loc="upper left", ncol=2, fontsize=10, frameon=False)  # one row, in the headroom above the arcs
     for t, tok in enumerate(tokens):
         ax.annotate(tok, (t, -0.15), ha="right", va="top", rotation=60, fontsize=fontsize)
-    ax.set(xlim=(-0.8, T - 0.2), ylim=(-1.2 - 0.1 * max(len(t) for t in tokens), max(1.0, 0.47 * (T - 1))),
+    ax.set(xlim=(-0.8, T - 0.2), ylim=(-1.2 - 0.1 * max(len(t) for t in tokens), 1.25 * max(1.0, 0.47 * (T - 1))),
            xticks=[], yticks=[])
     ax.axis("off")
     if title:
