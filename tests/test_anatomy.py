@@ -130,6 +130,8 @@ def test_drawings():
     assert len(arcs) == 3  # 0.3, 0.5 and 0.2; 0.01 is below min_weight
     orange = to_rgb("orange")
     assert sum(tuple(p.get_edgecolor()[:3]) == orange for p in arcs) == 1  # only a looks ahead (at b)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["looks back (earlier key)",
+                                                              "looks ahead (later key)"]
     w3 = np.array([[0.4, 0.35, 0.25], [0.3, 0.4, 0.3], [0.3, 0.3, 0.4]])
     top = figures.arc_diagram(w3, ["a", "b", "c"], top_k=1)
     assert len([p for p in top.patches if isinstance(p, Arc)]) == 3  # one arc per query: its largest other key

@@ -111,6 +111,9 @@ def test_deep_dive_table_and_summary(dive):
     assert len(lines) == len(dive.tokens) + 1 and "Σ" in lines[0]
     assert all(line.endswith("1.00") for line in lines[1:])
     assert "gives" in dive.summary() and "head 3" in dive.summary(3)
+    short = dive.summary(3, table=False)  # the key each word looks at most, without the grid the heatmap shows
+    assert "gives" in short and "Σ" not in short and short.splitlines()[1:] == [
+        line for line in dive.summary(3).splitlines() if "gives" in line or line.startswith("Where")]
 
 
 @pytest.mark.parametrize("kwargs, name", [({"length": 0}, "length"), ({"length": 12}, "length"),

@@ -104,12 +104,13 @@ class DeepDive:
                          f"({row.mean(0).max():.0%})")
         return "\n".join(lines)
 
-    def summary(self, head=None):
-        """The table, then the key each word looks at most."""
+    def summary(self, head=None, table=True):
+        """The table (unless `table` is False: a heatmap beside it shows the same grid), then the key each word looks
+        at most."""
         which = f"head {head}" if head else "mean of the heads"
         lines = [f"Layer {self.layer}, {which}, language model trained {self.lm.history.epochs} epochs on data/corpus",
-                 self.table(head), f"Where each word looks most (<s> left aside; words whose most is under "
-                 f"{STRONGEST_LEAST:.0%} left out):"]
+                 *([self.table(head)] if table else []), f"Where each word looks most (<s> left aside; words whose "
+                 f"most is under {STRONGEST_LEAST:.0%} left out):"]
         lines += [f"  {q!r} gives {w:.0%} to {k!r}" for q, k, w in self.strongest(head)]
         return "\n".join(lines)
 

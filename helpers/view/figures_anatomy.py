@@ -3,6 +3,7 @@ arcs from query to key."""
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import LineCollection
+from matplotlib.lines import Line2D
 from matplotlib.patches import Arc
 
 from ..core.checks import check_int
@@ -64,9 +65,9 @@ def draw_chain_and_web(n, axes=None, causal=False):
 
 def arc_diagram(weights, tokens, ax=None, min_weight=0.05, color="#0072B2", future_color="#E69F00", title=None,
                 top_k=None, fontsize=11):
-    """Attention as arcs query -> key (width = weight, `future_color` when the key is later); dots = self-weight.
-    Each query draws its arcs to the keys with weight >= `min_weight`, at most its `top_k` largest (None: all).
-    Introduced in notebook 07."""
+    """Attention as arcs query -> key (width = weight, `future_color` when the key is later, named in a legend);
+    dots = self-weight. Each query draws its arcs to the keys with weight >= `min_weight`, at most its `top_k`
+    largest (None: all). Introduced in notebook 07."""
     w = np.asarray(weights, dtype=float)
     if w.ndim != 2 or w.shape != (len(tokens), len(tokens)):
         raise ValueError(f"weights must be a square grid of shape ({len(tokens)}, {len(tokens)}), got {w.shape}")
@@ -80,12 +81,15 @@ def arc_diagram(weights, tokens, ax=None, min_weight=0.05, color="#0072B2", futu
         for k in others[:top_k]:
             span = abs(q - k)
             ax.add_patch(Arc(((q + k) / 2, 0), span, span * 0.9, theta1=0, theta2=180,
-                             color=future_color if k > q else color,
-                             lw=0.8 + 5 * w[q, k], alpha=min(1.0, 0.4 + w[q, k])))
+                             color=future_color if k > q else color,  # orange is pale: drawn stronger
+                             lw=0.8 + 5 * w[q, k], alpha=min(1.0, (0.75 if k > q else 0.4) + w[q, k])))
     ax.scatter(range(T), np.zeros(T), s=20 + 300 * np.diag(w), color="#444444", zorder=3)
+    ax.legend(handles=[Line2D([], [], color=color, lw=3, label="looks back (earlier key)"),
+                       Line2D([], [], color=future_color, lw=3, label="looks ahead (later key)")],
+              loc="upper left", ncol=2, fontsize=10, frameon=False)  # one row, in the headroom above the arcs
     for t, tok in enumerate(tokens):
         ax.annotate(tok, (t, -0.15), ha="right", va="top", rotation=60, fontsize=fontsize)
-    ax.set(xlim=(-0.8, T - 0.2), ylim=(-1.2 - 0.1 * max(len(t) for t in tokens), max(1.0, 0.47 * (T - 1))),
+    ax.set(xlim=(-0.8, T - 0.2), ylim=(-1.2 - 0.1 * max(len(t) for t in tokens), 1.25 * max(1.0, 0.47 * (T - 1))),
            xticks=[], yticks=[])
     ax.axis("off")
     if title:

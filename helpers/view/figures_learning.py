@@ -7,12 +7,13 @@ from .plots import COLORS, attention_heatmap, show, subplots
 
 
 def show_deep_dive(dive, head=None):
-    """Annotated heatmap of the grid with Σ per row; returns the text summary (notebook 09)."""
+    """Annotated heatmap of the grid with Σ per row; returns the text summary, without the grid as text (the
+    heatmap shows it) (notebook 09)."""
     which = f"head {head}" if head else "mean over heads"
     attention_heatmap(dive.grid(head), dive.tokens, annotate=True, sums=True, vmax=1.0,
                       title=f"Layer {dive.layer}, {which}: softmax(QKᵀ/√d) per row, {len(dive.tokens) - 1} tokens")
     show()
-    return (f"{dive.summary(head)}\nEach head against uniform attention over the visible keys "
+    return (f"{dive.summary(head, table=False)}\nEach head against uniform attention over the visible keys "
             f"(rows from the 2nd word on):\n{dive.heads()}")
 
 
