@@ -184,3 +184,17 @@ def test_the_amnesia_figures_of_notebooks_01_and_04():
     answers = plot_answer_sources(result, task.test_x)
     assert set(answers) == set(result.models) and all(a.shape == (len(task.test_x),) for a in answers.values())
     plt.close("all")
+
+
+def test_the_gradient_ratios_figure_divides_by_position_T_minus_1():
+    import matplotlib.pyplot as plt
+
+    from types import SimpleNamespace
+
+    from helpers.view.figures_amnesia import plot_gradient_ratios
+    g = torch.tensor([1e-3, 1e-2, 1e-1, 1.0, 5.0])  # position T (5.0) has its own path to the loss: left out
+    fig = plot_gradient_ratios(SimpleNamespace(length=5, variants=["lstm"], init={"lstm": g}))
+    line = fig.axes[0].lines[0]
+    assert list(line.get_xdata()) == [1, 2, 3, 4] and line.get_ydata()[-1] == pytest.approx(1)
+    assert line.get_ydata()[0] == pytest.approx(1e-3) and "T−1" in fig.axes[0].get_ylabel()
+    plt.close(fig)

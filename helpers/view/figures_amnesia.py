@@ -56,7 +56,9 @@ def show_verdicts(result):
         a.axhline(above, color="k", lw=1.5, ls=":")
         a.set_ylim(0, top)
         a.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0 if a is ax else 1))
-    ax.bar_label(ax.containers[0], [f"{result.accuracy[v]:.1%}" for v in variants], padding=2, fontsize=11)
+    for i, v in enumerate(variants):  # each bar's value above it, and never on the chance lines
+        ax.text(i, max(result.accuracy[v], above) + 0.015, f"{result.accuracy[v]:.1%}", ha="center", va="bottom",
+                fontsize=11)
     ax.set_xticks(range(len(variants)), [NAMES[v] + "\n" + textwrap.fill(result.verdict(v), 22) for v in variants])
     ax.set(ylabel=f"held-out accuracy ({n} strings)", title=f"First-letter recall at length {result.length}")
     zoom.set_xticks(range(len(variants)), [NAMES[v].replace(", ", ",\n") for v in variants])
@@ -170,18 +172,19 @@ def plot_gradients(result):
 
 
 def plot_gradient_ratios(result):
-    """Each model against itself: ‖∂loss/∂e_t‖ / ‖∂loss/∂e_T‖ at initialisation, log scale, so no model's scale
-    (LayerNorm, weights) enters the comparison (notebook 05)."""
+    """Each model against itself: ‖∂loss/∂e_t‖ / ‖∂loss/∂e_(T-1)‖ at initialisation, log scale, so no model's scale
+    (LayerNorm, weights) enters the comparison; position T is left out, as it has its own direct path to the loss
+    (notebook 05)."""
     fig, ax = subplots(figsize=(9, 3.6))
-    positions = np.arange(1, result.length + 1)
+    positions = np.arange(1, result.length)  # 1 .. T-1
     for v in result.variants:
         marker, color = STYLES[v]
-        g = result.init[v]
+        g = result.init[v][:-1]  # drop position T
         ax.semilogy(positions, (g / g[-1]).clamp_min(1e-30), marker, ms=3, color=color, label=NAMES[v])
     ax.axhline(1, color="k", lw=0.8, ls=":")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # positions are whole numbers
-    ax.set(xlabel="position t (1 = the letter to recall)", ylabel="gradient at t ÷ at T (log)",
-           title=f"Each model against itself: the gradient at t ÷ at the last position, length {result.length}")
+    ax.set(xlabel="position t (1 = the letter to recall)", ylabel="gradient at t ÷ at T−1 (log)",
+           title=f"Each model against itself: the gradient at t ÷ at position T−1, length {result.length}")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return fig
 
