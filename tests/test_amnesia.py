@@ -172,9 +172,9 @@ def test_who_solved_names_each_set_of_solvers():
 def test_the_amnesia_figures_of_notebooks_01_and_04():
     import matplotlib.pyplot as plt
 
-    from helpers.view.figures_amnesia import plot_answer_sources, plot_last_look, show_curves, show_verdicts
+    from helpers.view.figures_amnesia import plot_answer_sources, last_look_heatmap, show_curves, show_verdicts
     result = helpers.amnesia_test(length=6, epochs=1, seed=0)
-    look = plot_last_look(result)  # (T,): one row of attention weights, summing to 1
+    look = last_look_heatmap(result)  # (T,): one row of attention weights, summing to 1
     assert look.shape == (6,) and abs(float(look.sum()) - 1) < 1e-5
     plt.close("all")
     text = show_curves(result)  # the curves, and the summary the browser test reads

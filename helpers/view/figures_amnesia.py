@@ -75,7 +75,7 @@ def show_verdicts(result):
 HATCHES = {"lstm_fb1": "//"}  # the forget-bias LSTM hatched, told from the default LSTM without its colour
 
 
-def plot_last_look(result, ax=None):
+def last_look_heatmap(result, ax=None):
     """Where the Transformer's last (answering) position looks, mean over its heads: one heatmap row over the string's
     positions, its weights in percent where they reach 5%; returns the row (T,). The course's one drawing of it
     (notebook 01)."""
