@@ -9,6 +9,7 @@
 The names below are the ones every notebook uses; the rest is imported from its module.
 """
 import os
+import sys
 
 from .core.checks import as_stored, check_int, check_parameters
 from .core.corpus import CORPUS_DIR, NextWord, Vocab, corpus_task, load_sentences, tokenize
@@ -39,8 +40,10 @@ __all__ = [
 ]  # every name above, and the VIEW names loaded on first use
 
 use_thread_policy()  # one thread: the same numbers on any machine, no collapse on a shared CPU (README)
-if os.environ.get("COURSE_FIGURE_AUDIT", "") not in ("", "0"):  # make test, make execute: every figure shown is
-    from .view import audit                                      # checked for text under 10 pt (helpers.view.audit)
+# make test, make execute: every figure shown is checked for text under 10 pt (helpers.view.audit); only where
+# pyplot is already loaded (a notebook's kernel), so that the recorder still runs with torch and NumPy alone
+if os.environ.get("COURSE_FIGURE_AUDIT", "") not in ("", "0") and sys.modules.get("matplotlib.pyplot"):
+    from .view import audit
     audit.install()
 
 

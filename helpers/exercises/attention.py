@@ -193,7 +193,8 @@ def qkv_attention(Q, K, V):
 def unscaled_attention(Q, K, V):
     """Notebook 08 (a changed model): softmax(Q·Kᵀ)·V without the division by √d; Q, K (B, T, d), V (B, T, d_v)
     -> (B, T, d_v)."""
-    return F.scaled_dot_product_attention(Q, K, V, scale=1.0)
+    weights = (Q @ K.transpose(-2, -1)).softmax(dim=-1)  # (B, T, T): the same float steps as the notebook's
+    return weights @ V                                  # solution, so a run with either trains alike
 
 
 # -- 09 -----------------------------------------------------------------------------------------------------------
