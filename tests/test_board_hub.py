@@ -7,6 +7,7 @@ import shutil
 import signal
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,22 @@ def board_pid(hub):
     return None
 
 
+def retry_after_a_dead_kernel(hub, student, outcome):
+    """What the class does when a student's kernel dies during a share: warn with the hub's log (kernels write
+    there), the teacher deletes any of that student's runs that reached the board, the student restarts the kernel and
+    shares again."""
+    warnings.warn(f"{student.name}'s kernel died during the share; the hub's log ends:\n"
+                  f"{hub.log.read_text(errors='replace')[-4000:]}", stacklevel=2)
+    for r in runs(hub, hub.teacher)["runs"]:
+        if r["student"] == student.name:
+            gone = requests.delete(f"{hub.board}api/runs/{r['id']}", timeout=30,
+                                   headers={"Authorization": f"token {hub.teacher}"})
+            gone.raise_for_status()
+    student.server_api("post", f"/kernels/{student.kernel}/restart")  # the student's restart button
+    outcome[student.name] = student.execute(student.kernel,
+                                            SHARE.format(length=STUDENTS[student.name], epochs=EPOCHS))
+
+
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     """The course's hub with its board and a teacher (an admin of the hub)."""
@@ -86,6 +103,9 @@ def test_three_students_share_notebook_04s_panel_and_the_board_shows_them(hub):
         t.start()
     for t in threads:
         t.join(600)
+    for s in students:  # a kernel that died is not what this test is about (test_hub.py kills one on purpose)
+        if outcome.get(s.name, (None, None))[1] == "kernel died":
+            retry_after_a_dead_kernel(hub, s, outcome)
     measured = {}
     for name, (out, error) in outcome.items():
         assert error is None, error
