@@ -140,3 +140,17 @@ def test_drawings():
     with pytest.raises(ValueError, match="top_k"):
         figures.arc_diagram(w3, ["a", "b", "c"], top_k=0)
     plt.close("all")
+
+
+def test_the_lstm_cell_diagram_names_every_term_of_the_equations():
+    ax = figures.lstm_cell_diagram()
+    texts = {t.get_text() for t in ax.texts}
+    assert {"$c_{t-1}$", "$c_t$", "$h_{t-1}$", "$h_t$", "$x_t$", "$f_t$", "$i_t$", "$g_t$", "$o_t$"} <= texts
+    gates = sorted((t.get_position()[0], t.get_text()) for t in ax.texts if t.get_text() in ("σ", "tanh")
+                   and any(p.contains_point(ax.transData.transform(t.get_position())) for p in ax.patches))
+    assert [g for _, g in gates] == ["σ", "σ", "tanh", "σ"]  # f, i, g, o: three sigmoid gates and a tanh candidate
+    belt = ax.lines[0].get_ydata()[0]
+    on_belt = sorted((t.get_position()[0], t.get_text()) for t in ax.texts if t.get_position()[1] == belt
+                     and t.get_text() in ("×", "+", "tanh"))
+    assert [op for _, op in on_belt] == ["×", "+"]  # the belt meets one multiplication and one addition only
+    plt.close("all")

@@ -1,5 +1,5 @@
-"""The anatomy lesson's drawings (notebooks 06, 07): the LSTM's chain beside attention's web, and attention as
-arcs from query to key."""
+"""The anatomy lesson's drawings (notebooks 03, 06, 07): one LSTM step as a picture, the LSTM's chain beside
+attention's web, and attention as arcs from query to key."""
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import LineCollection
@@ -144,3 +144,68 @@ def plot_layer_flops(flops, ns, rule, d):
     _log_axes(ax, ns, f"FLOPs of one layer (d = {d})", "FLOPs, forward pass")
     ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     return fig
+
+
+def lstm_cell_diagram(ax=None):
+    """One LSTM step as a picture, every name from the equations of notebook 03: the belt c runs along the top
+    through one × (the forget gate f) and one + (the input gate i times the candidate g); the output gate o reads
+    tanh(c_t) out as h_t. The three σ gates and the tanh candidate all read [h_(t-1), x_t]. Introduced in
+    notebook 03."""
+    if ax is None:
+        _, ax = subplots(figsize=(10, 4.6))
+    belt, wire, gate_y, read_y = 4.0, "#555555", 1.6, 0.6
+    line = dict(color=wire, lw=1.6, zorder=1)
+
+    def arrow(start, end, color=wire, lw=1.6):
+        ax.annotate("", end, start, arrowprops={"arrowstyle": "-|>", "color": color, "lw": lw,
+                                                "shrinkA": 0, "shrinkB": 0}, zorder=2)
+
+    def node(x, y, text):  # a pointwise operation: ×, + or tanh
+        ax.scatter([x], [y], s=900 if len(text) > 1 else 620, color="white", edgecolors="k", linewidths=1.2,
+                   zorder=3)
+        ax.text(x, y, text, ha="center", va="center", fontsize=12 if len(text) > 1 else 16, zorder=4)
+
+    # the belt: c_(t-1) → × f → + (i ⊙ g) → c_t, in the LSTM's colour
+    ax.plot([0.3, 9.7], [belt, belt], color=COLORS["lstm"], lw=4, zorder=1, solid_capstyle="butt")
+    arrow((9.2, belt), (9.9, belt), COLORS["lstm"], 4)
+    ax.text(0.2, belt, "$c_{t-1}$", ha="right", va="center", fontsize=14)
+    ax.text(10.0, belt, "$c_t$", ha="left", va="center", fontsize=14)
+    ax.text(5.0, belt + 0.45, "cell state c: the belt (one ×, one +)", ha="center", fontsize=12, color=COLORS["lstm"])
+    # [h_(t-1), x_t] along the bottom, read by all four gates
+    ax.plot([0.3, 7.8], [read_y, read_y], **line)
+    ax.text(0.2, read_y, "$h_{t-1}$", ha="right", va="center", fontsize=14)
+    ax.plot([1.0, 1.0], [-0.5, read_y], **line)
+    ax.text(1.0, -0.6, "$x_t$", ha="center", va="top", fontsize=14)
+    ax.scatter([1.0], [read_y], s=30, color=wire, zorder=2)
+    ax.text(4.8, read_y - 0.25, "every gate reads both $h_{t-1}$ and $x_t$", ha="center", va="top",
+            fontsize=11, color="#333333")
+    gates = [(2.2, "σ", "$f_t$", "forget"), (3.9, "σ", "$i_t$", "input"), (5.7, "tanh", "$g_t$", "candidate"),
+             (7.8, "σ", "$o_t$", "output")]
+    for x, fn, name, role in gates:
+        ax.plot([x, x], [read_y, gate_y - 0.3], **line)
+        ax.add_patch(plt.Rectangle((x - 0.45, gate_y - 0.3), 0.9, 0.6, facecolor="#F0E442", edgecolor="k", zorder=3))
+        ax.text(x, gate_y, fn, ha="center", va="center", fontsize=12 if len(fn) > 1 else 15, zorder=4)
+        ax.text(x - 0.12, gate_y + 0.55, name, ha="right", va="center", fontsize=14)
+        ax.text(x + 0.12, gate_y + 0.55, role, ha="left", va="center", fontsize=11, color="#333333")
+    # forget: f_t × c_(t-1)
+    arrow((2.2, gate_y + 0.3), (2.2, belt - 0.3))
+    node(2.2, belt, "×")
+    # input: i_t × g_t, added to the belt
+    ax.plot([3.9, 3.9, 4.5], [gate_y + 0.3, 2.9, 2.9], **line)
+    ax.plot([5.7, 5.7, 5.1], [gate_y + 0.3, 2.9, 2.9], **line)
+    node(4.8, 2.9, "×")
+    arrow((4.8, 3.2), (4.8, belt - 0.3))
+    node(4.8, belt, "+")
+    # output: h_t = o_t × tanh(c_t)
+    ax.plot([9.05, 9.05], [belt, 3.4], **line)
+    node(9.05, 3.0, "tanh")
+    ax.plot([9.05, 9.05], [2.6, 1.95], **line)
+    ax.plot([8.25, 8.75], [gate_y, gate_y], **line)
+    node(9.05, gate_y, "×")
+    ax.plot([9.05, 9.05, 9.7], [1.3, read_y, read_y], **line)
+    arrow((9.2, read_y), (9.9, read_y))
+    ax.text(10.0, read_y, "$h_t$", ha="left", va="center", fontsize=14)
+    ax.set(xlim=(-0.7, 10.8), ylim=(-1.2, belt + 0.9))
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return ax
