@@ -177,7 +177,7 @@ def lstm_cell_diagram(ax=None):
     ax.plot([1.0, 1.0], [-0.5, read_y], **line)
     ax.text(1.0, -0.6, "$x_t$", ha="center", va="top", fontsize=14)
     ax.scatter([1.0], [read_y], s=30, color=wire, zorder=2)
-    ax.text(4.8, read_y - 0.25, "every gate reads both $h_{t-1}$ and $x_t$", ha="center", va="top",
+    ax.text(4.8, read_y - 0.25, "all four boxes read both $h_{t-1}$ and $x_t$", ha="center", va="top",
             fontsize=11, color="#333333")
     gates = [(2.2, "σ", "$f_t$", "forget"), (3.9, "σ", "$i_t$", "input"), (5.7, "tanh", "$g_t$", "candidate"),
              (7.8, "σ", "$o_t$", "output")]
