@@ -171,7 +171,7 @@ def lstm_cell_diagram(ax=None):
     ax.text(0.2, belt, "$c_{t-1}$", ha="right", va="center", fontsize=14)
     ax.text(10.0, belt, "$c_t$", ha="left", va="center", fontsize=14)
     ax.text(5.0, belt + 0.45, "cell state c: the belt (one ×, one +)", ha="center", fontsize=12, color=COLORS["lstm"])
-    # [h_(t-1), x_t] along the bottom, read by all four gates
+    # [h_(t-1), x_t] along the bottom, read by the three gates and the candidate
     ax.plot([0.3, 7.8], [read_y, read_y], **line)
     ax.text(0.2, read_y, "$h_{t-1}$", ha="right", va="center", fontsize=14)
     ax.plot([1.0, 1.0], [-0.5, read_y], **line)
