@@ -66,16 +66,16 @@ def board_pid(hub):
 
 def retry_after_a_dead_kernel(hub, student, outcome):
     """What the class does when a student's kernel dies during a share: warn with the hub's log (kernels write
-    there), the teacher deletes any of that student's runs that reached the board, the student restarts the kernel and
-    shares again."""
+    there), the student restarts the kernel (a share still in flight, if only the connection died, ends with it), the
+    teacher deletes any of that student's runs that reached the board, and the student shares again."""
     warnings.warn(f"{student.name}'s kernel died during the share; the hub's log ends:\n"
                   f"{hub.log.read_text(errors='replace')[-4000:]}", stacklevel=2)
+    student.server_api("post", f"/kernels/{student.kernel}/restart")  # the student's restart button
     for r in runs(hub, hub.teacher)["runs"]:
         if r["student"] == student.name:
             gone = requests.delete(f"{hub.board}api/runs/{r['id']}", timeout=30,
                                    headers={"Authorization": f"token {hub.teacher}"})
             gone.raise_for_status()
-    student.server_api("post", f"/kernels/{student.kernel}/restart")  # the student's restart button
     outcome[student.name] = student.execute(student.kernel,
                                             SHARE.format(length=STUDENTS[student.name], epochs=EPOCHS))
 
