@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .core.checks import check_int
+from .core.checks import check_int, cpu_model
 from .core.paths import REFERENCE_DIR
 from .core.tasks import KBackConfig, RecallConfig
 from .core.timing import THREADS, available, device_name, tf32_flags
@@ -39,17 +39,6 @@ from .lessons import amnesia, bottleneck, capacity, linear, race, scaling
 FORMAT = "helpers.record/1"
 # the kinds of recording, each with a recorder
 RECORDINGS = ("race", "scaling", "amnesia", "bottleneck", "linear", "capacity")
-
-
-def cpu_model():
-    """The CPU's model name (Linux /proc/cpuinfo), else what platform says; for every recording."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def commit():

@@ -121,10 +121,11 @@ def test_the_recorded_table_twin_and_setup():
     row = {"model": "LSTM d=8", "length": 4, "seed": 0, "epochs": 2, "bits": 1.0}
     rec = {"settings": {"widths": [8], "lengths": [4], "seeds": [0], "runs": [["lstm", "one"]]},
            "results": [{**row, "d": 8, "params": 10, "test_acc": 0.5, "verdict": "plateau"}],
-           "provenance": {"device": "cpu", "torch": "2.13.0+cpu", "cpu_capability": "AVX2"}}
+           "provenance": {"device": "cpu", "torch": "2.13.0+cpu", "cpu_capability": "AVX2", "cpu": "AMD EPYC"}}
     table = bottleneck.recorded_table(rec)
     assert "length 4 (the whole string: 18.8 bits)" in table and "1 plateau" in table and "LSTM d=8" in table
     assert bottleneck.twin(rec, row)["test_acc"] == 0.5
     assert bottleneck.twin(rec, {**row, "seed": 1}) is None
-    assert bottleneck.same_setup(rec, "cpu", "2.13.0", "AVX2")
-    assert not bottleneck.same_setup(rec, "cuda", "2.13.0", "AVX2")
+    assert bottleneck.same_setup(rec, "cpu", "2.13.0", "AVX2", maker="AMD")
+    assert not bottleneck.same_setup(rec, "cuda", "2.13.0", "AVX2", maker="AMD")
+    assert not bottleneck.same_setup(rec, "cpu", "2.13.0", "AVX2", maker="Intel")  # MKL's other kernels there

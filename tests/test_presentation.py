@@ -314,7 +314,7 @@ def test_the_class_board_draws_with_the_course_palette():
 
 
 # ------------------------------------------------------------------ exact figures only where the stored run is
-def test_as_stored_holds_here_and_not_for_other_parameters_or_torch(monkeypatch):
+def test_as_stored_holds_on_the_stored_cpu_and_not_for_other_parameters_torch_or_makers(monkeypatch):
     import re as _re
 
     import torch
@@ -322,9 +322,13 @@ def test_as_stored_holds_here_and_not_for_other_parameters_or_torch(monkeypatch)
     import helpers
     pin = _re.search(r"^torch==(\S+)$", (ROOT / "requirements.txt").read_text(), _re.M).group(1)
     assert helpers.core.checks.STORED_WITH["torch"] == pin
+    monkeypatch.setattr(helpers.core.checks, "cpu_model", lambda: "AMD EPYC")  # the CPU the outputs were stored on
     avx2 = torch.backends.cpu.get_cpu_capability() == "AVX2"  # as make test runs (the Makefile's ATEN_CPU_CAPABILITY)
     assert helpers.as_stored("cpu", LENGTH=(20, 20)) is avx2
     assert helpers.as_stored("cpu", LENGTH=(12, 20)) is False
+    monkeypatch.setattr(helpers.core.checks, "cpu_model", lambda: "Intel(R) Xeon(R) Processor")
+    assert helpers.as_stored("cpu", LENGTH=(20, 20)) is False  # the same kernels, another maker's MKL paths
+    monkeypatch.setattr(helpers.core.checks, "cpu_model", lambda: "AMD EPYC")
     monkeypatch.setattr(torch, "__version__", "2.14.1+cu130")
     assert helpers.as_stored("cpu") is False
     with pytest.raises(ValueError, match=r"LENGTH must be a pair \(value now, value stored\)"):

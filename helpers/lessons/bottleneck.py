@@ -7,7 +7,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from ..core.checks import check_choice, check_int
+from ..core.checks import check_choice, check_int, cpu_maker
 from ..core.models import ModelConfig, build_model
 from ..core.tasks import ASK, LETTERS, MAX_K, KBackConfig, KBackRecall
 from ..core.train import TrainConfig, seeded, train
@@ -164,9 +164,10 @@ def twin(rec, row):
                  (row["model"], row["length"], row["seed"], row["epochs"])), None)
 
 
-def same_setup(rec, device, torch_version, cpu_capability):
-    """True when this machine runs the recording's device kind, torch release and CPU kernels: only then must a
-    live run equal its recorded twin to the last digits shown (notebook 02)."""
+def same_setup(rec, device, torch_version, cpu_capability, maker=None):
+    """True when this machine runs the recording's device kind, torch release and CPU kernels on a CPU of the same
+    maker (None: this machine's): only then must a live run equal its recorded twin to the last digits shown
+    (notebook 02)."""
     made = rec["provenance"]
-    return (device, torch_version.split("+")[0], cpu_capability) == (made["device"], made["torch"].split("+")[0],
-                                                                      made["cpu_capability"])
+    here = (device, torch_version.split("+")[0], cpu_capability, cpu_maker() if maker is None else maker)
+    return here == (made["device"], made["torch"].split("+")[0], made["cpu_capability"], cpu_maker(made["cpu"]))
