@@ -64,13 +64,31 @@ def board_pid(hub):
     return None
 
 
+def restart_when_settled(student, timeout=60):
+    """The student's restart button, pressed once the server has the kernel running again: a kernel that died is
+    restarted by the server itself, and a restart pressed during that one fails ('Address already in use')."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = student.server_api("get", f"/kernels/{student.kernel}")["execution_state"]
+        if state in ("idle", "busy"):
+            try:
+                student.server_api("post", f"/kernels/{student.kernel}/restart")
+                return
+            except requests.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+        elif time.monotonic() > deadline:
+            raise TimeoutError(f"{student.name}'s kernel still {state!r} after {timeout} s")
+        time.sleep(1)
+
+
 def retry_after_a_dead_kernel(hub, student, outcome):
     """What the class does when a student's kernel dies during a share: warn with the hub's log (kernels write
     there), the student restarts the kernel (a share still in flight, if only the connection died, ends with it), the
     teacher deletes any of that student's runs that reached the board, and the student shares again."""
     warnings.warn(f"{student.name}'s kernel died during the share; the hub's log ends:\n"
                   f"{hub.log.read_text(errors='replace')[-4000:]}", stacklevel=2)
-    student.server_api("post", f"/kernels/{student.kernel}/restart")  # the student's restart button
+    restart_when_settled(student)
     for r in runs(hub, hub.teacher)["runs"]:
         if r["student"] == student.name:
             gone = requests.delete(f"{hub.board}api/runs/{r['id']}", timeout=30,
