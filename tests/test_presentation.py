@@ -335,6 +335,31 @@ def test_as_stored_holds_on_the_stored_cpu_and_not_for_other_parameters_torch_or
         helpers.as_stored("cpu", LENGTH=20)
 
 
+def test_nbval_compares_stored_outputs_only_where_they_are_reproduced(monkeypatch):
+    """The root conftest.py: on the stored CPU maker nbval compares outputs; on another it runs lax and says why."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    import torch
+
+    import helpers
+    spec = importlib.util.spec_from_file_location("course_root_conftest", ROOT / "conftest.py")
+    root = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(root)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for model, lax in (("AMD EPYC", False), ("Intel(R) Xeon(R) Processor", True)):
+        monkeypatch.setattr(helpers.core.checks, "cpu_model", lambda model=model: model)
+        config = SimpleNamespace(option=SimpleNamespace(nbval=True, nbval_lax=False))
+        root.pytest_configure(config)
+        assert config.option.nbval_lax is lax
+        header = root.pytest_report_header(config)
+        assert (header is None) if not lax else ("here: Intel CPU" in header[0] and "stored on: AMD CPU" in header[0])
+    config = SimpleNamespace(option=SimpleNamespace(nbval=False, nbval_lax=False))  # the unit tests: no nbval
+    root.pytest_configure(config)
+    assert config.option.nbval_lax is False
+
+
 def test_the_audit_reads_savefig_with_the_figures_own_dpi(audited):
     fig, ax = plt.subplots(figsize=(3, 2))
     ax.set_title("fine")
